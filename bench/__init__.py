@@ -1,0 +1,1 @@
+"""Benchmarks: ``make bench`` runs every module in this package that defines ``run()``."""

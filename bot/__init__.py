@@ -1,0 +1,1 @@
+"""Everything that talks to people or to a model: narrators, service, CLI, Discord."""

@@ -1,0 +1,74 @@
+"""Settings, read once at the entry point from the environment and ``.env``.
+
+Secrets are ``SecretStr``: they are never logged and never echoed to a user. Every
+setting is listed, with its default, in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.errors import ConfigError
+from engine.state import EngineParams
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROMPTS_DIR = PROJECT_ROOT / "prompts"
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("iwm-analyst", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All configuration. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- data and engine ---------------------------------------------------------
+    data_dir: Path = Field(default_factory=_default_data_dir, alias="IWM_DATA_DIR")
+    db_path: Path | None = Field(None, alias="IWM_DB_PATH")
+    playbook_path: Path | None = Field(None, alias="IWM_PLAYBOOK")
+    ticker: str = Field("IWM", alias="IWM_TICKER")
+    high_vix: float = Field(20.0, alias="IWM_HIGH_VIX", gt=0)
+    dark_pool_threshold: float = Field(1.5, alias="IWM_DARK_POOL_THRESHOLD", gt=0)
+    log_level: str = Field("WARNING", alias="IWM_LOG_LEVEL")
+
+    # --- language model (any OpenAI-compatible server) ---------------------------
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
+    openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
+    openai_timeout: float = Field(30.0, alias="OPENAI_TIMEOUT", gt=0)
+    openai_temperature: float = Field(0.2, alias="OPENAI_TEMPERATURE", ge=0, le=2)
+
+    # --- Discord -----------------------------------------------------------------
+    discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
+    discord_prefix: str = Field("!", alias="DISCORD_PREFIX")
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file shared by the store, ledger, model cache and bot state."""
+        return self.db_path or self.data_dir / "iwm-analyst.sqlite3"
+
+    @property
+    def engine_params(self) -> EngineParams:
+        return EngineParams(high_vix=self.high_vix, dark_pool_threshold=self.dark_pool_threshold)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; bad values become ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid setting ({problems}); check your .env file") from exc

@@ -1,0 +1,110 @@
+"""Shared SQLite plumbing: one database file, several components, versioned migrations.
+
+Each component (market-data store, forecast ledger, model cache, bot state) owns its own
+tables and registers an ordered list of migration scripts. :func:`migrate` applies the
+ones not yet applied, each in its own transaction, and records the component's version
+in ``schema_versions``. Connections use WAL so the bot can read while ``update`` writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from engine.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+_VERSIONS_DDL = """
+CREATE TABLE IF NOT EXISTS schema_versions (
+    component TEXT PRIMARY KEY,
+    version   INTEGER NOT NULL
+)
+"""
+
+
+def connect(path: str | Path, *, timeout: float = 30.0) -> sqlite3.Connection:
+    """Open (creating parent folders) a SQLite database in WAL mode.
+
+    ``path`` may be ``":memory:"``. The connection uses autocommit mode
+    (``isolation_level=None``); use :func:`transaction` for atomic writes.
+    """
+    try:
+        if str(path) != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            str(path), timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot open the database at {path}: {exc}") from exc
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``; roll back on any exception.
+
+    Either every statement inside the block lands or none does, so an interrupted
+    update leaves the database as it was.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrate(conn: sqlite3.Connection, component: str, scripts: Sequence[str]) -> int:
+    """Apply the migrations of ``component`` that are not applied yet.
+
+    ``scripts[i]`` takes the component from version ``i`` to ``i + 1``. Returns the
+    version after migrating. A database newer than this code is refused.
+    """
+    try:
+        conn.execute(_VERSIONS_DDL)
+        row = conn.execute(
+            "SELECT version FROM schema_versions WHERE component = ?", (component,)
+        ).fetchone()
+        current = int(row[0]) if row else 0
+        if current > len(scripts):
+            raise StoreError(
+                f"the database's {component} schema is version {current}, newer than this "
+                f"program understands ({len(scripts)}); upgrade iwm-analyst"
+            )
+        for version in range(current, len(scripts)):
+            with transaction(conn):
+                for statement in _split_sql(scripts[version]):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_versions(component, version) VALUES (?, ?) "
+                    "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+                    (component, version + 1),
+                )
+            log.info("migrated %s schema to version %s", component, version + 1)
+        return len(scripts)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot migrate the {component} tables: {exc}") from exc
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script on semicolons that end a complete statement."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

@@ -1,0 +1,258 @@
+"""``MarketState``: the only contract between the engine and everything downstream.
+
+Units used throughout (also stated per field):
+
+* prices in USD per share, as traded (``adj_close`` excepted);
+* returns and win rates as **fractions** (0.0267 means +2.67%, 0.62 means 62%);
+* VIX in index points; GEX in USD of delta per 1% move; dark-pool ratio dimensionless;
+* horizons in trading days; dates are exchange-local trading dates.
+
+Every model is frozen and forbids extra fields; collections are tuples so a state can be
+hashed and shared between threads without copying.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Direction = Literal["bullish", "bearish"]
+Call = Literal["Bullish", "Bearish", "Neutral"]
+Trend = Literal["Uptrend", "Downtrend", "Sideways"]
+Verdict = Literal[
+    "supported",
+    "not distinguishable from base rate",
+    "contradicted",
+    "too few cases",
+    "no claim",
+]
+Confidence = Literal["low", "medium", "high"]
+
+
+class Frozen(BaseModel):
+    """Base for every state model: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SeriesProvenance(Frozen):
+    """Where one input series came from and how fresh it is."""
+
+    series: Literal["prices", "vix", "gex", "dark_pool"]
+    source: str = Field(description="File name, provider name or 'demo (synthetic)'")
+    first_date: dt.date | None = None
+    last_date: dt.date | None = Field(None, description="Last date with a real value")
+    rows: int = Field(0, description="Rows with a real (not forward-filled) value")
+    synthetic: bool = False
+    stale_days: int | None = Field(
+        None, description="Trading days between last_date and the state's as_of"
+    )
+    note: str | None = Field(None, description="Caveat, e.g. a stand-in series")
+
+
+class Bar(Frozen):
+    """The as-of day's bar."""
+
+    date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float = Field(description="As-traded close, USD")
+    adj_close: float = Field(description="Split/dividend-adjusted close, USD")
+    volume: float | None = None
+    change_pct: float | None = Field(
+        None, description="Close-to-close change vs the previous day, as a fraction"
+    )
+
+
+class Indicators(Frozen):
+    """Technical indicators on the as-of day; ``None`` while still warming up."""
+
+    rsi14: float | None = Field(None, description="Wilder RSI(14), 0-100")
+    sma20: float | None = None
+    sma50: float | None = None
+    sma200: float | None = None
+    bb_upper: float | None = Field(None, description="SMA20 + 2 population sigma")
+    bb_middle: float | None = None
+    bb_lower: float | None = Field(None, description="SMA20 - 2 population sigma")
+    bb_percent_b: float | None = Field(None, description="(close-lower)/(upper-lower)")
+    macd: float | None = Field(None, description="EMA12 - EMA26 of close, USD")
+    macd_signal: float | None = Field(None, description="EMA9 of MACD")
+    macd_hist: float | None = Field(None, description="MACD - signal")
+    atr14: float | None = Field(None, description="Wilder ATR(14), USD")
+    atr14_pct: float | None = Field(None, description="ATR14 / close, fraction")
+    realized_vol_20: float | None = Field(
+        None, description="Annualised stdev of 20 daily log returns, fraction"
+    )
+    trend: Trend = "Sideways"
+    trend_basis: str = Field("", description="Why the trend label was chosen")
+
+
+class VixRegime(Frozen):
+    level: float | None = Field(None, description="VIX close, points")
+    mean_10d: float | None = Field(None, description="10-day mean of VIX, points")
+    high_threshold: float = Field(20.0, description="High-VIX threshold, points")
+    regime: Literal["high", "normal", "unknown"] = "unknown"
+
+
+class GexRegime(Frozen):
+    value: float | None = Field(None, description="Net GEX, USD per 1% move")
+    previous: float | None = Field(None, description="Previous day's net GEX")
+    regime: Literal["positive", "negative", "unknown"] = "unknown"
+    flipped_positive: bool = False
+    flipped_negative: bool = False
+    flip_level: float | None = Field(None, description="Zero-gamma spot level, USD")
+    call_wall: float | None = Field(None, description="Strike with most call gamma")
+    put_wall: float | None = Field(None, description="Strike with most put gamma")
+    snapshot_time: dt.datetime | None = Field(None, description="Option chain as-of")
+    note: str | None = None
+
+
+class DarkPoolRegime(Frozen):
+    ratio: float | None = Field(None, description="ShortVol / (TotalVol - ShortVol)")
+    mean_20d: float | None = None
+    threshold: float = 1.5
+    regime: Literal["bullish", "neutral", "unknown"] = "unknown"
+
+
+class Regime(Frozen):
+    vix: VixRegime = VixRegime()
+    gex: GexRegime = GexRegime()
+    dark_pool: DarkPoolRegime = DarkPoolRegime()
+
+
+class ConditionCheck(Frozen):
+    """One comparison inside a rule, with the values that decided it."""
+
+    text: str = Field(description="Human-readable condition, e.g. 'VIX >= 20'")
+    left: str
+    left_value: float | None
+    op: str
+    right: str
+    right_value: float | None
+    passed: bool | None = Field(description="None when an input is missing")
+
+
+class Interval(Frozen):
+    low: float
+    high: float
+    level: float = 0.95
+
+
+class HorizonStats(Frozen):
+    """Measured record of one rule at one horizon, point-in-time (no look-ahead).
+
+    Only fires whose forward window had closed by the state's as-of date count.
+    Fields beyond ``n_fired``/``win_rate``/``mean_return`` and the base rate are filled
+    by the audit statistics and may be ``None`` when not computed.
+    """
+
+    horizon: int = Field(description="Trading days")
+    n_fired: int = Field(description="Fires with a completed forward window")
+    n_episodes: int | None = Field(None, description="Fires with non-overlapping windows")
+    wins: int = 0
+    win_rate: float | None = Field(None, description="Fraction of fires with r_h > 0")
+    win_rate_ci: Interval | None = Field(None, description="Wilson 95% interval")
+    mean_return: float | None = Field(None, description="Mean forward return, fraction")
+    mean_return_ci: Interval | None = None
+    median_return: float | None = None
+    median_return_ci: Interval | None = None
+    base_n: int = Field(0, description="All days with a completed forward window")
+    base_win_rate: float | None = None
+    base_mean_return: float | None = None
+    lift: float | None = Field(None, description="win_rate - base_win_rate, fraction")
+    p_value: float | None = Field(None, description="One-sided binomial vs base rate")
+    q_value: float | None = Field(None, description="Benjamini-Hochberg across rules")
+    claim_win_rate: float | None = None
+    claim_mean_return: float | None = None
+    verdict: Verdict | None = None
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+
+
+class RuleClaim(Frozen):
+    """What the playbook claims for a rule (to audit, never to print as fact)."""
+
+    horizon: int
+    win_rate: float | None = None
+    mean_return: float | None = None
+    text: str = ""
+
+
+class RuleState(Frozen):
+    name: str
+    tier: int = Field(ge=1, le=3)
+    direction: Direction
+    signal: str = Field(description="The playbook's label, e.g. 'Strong Buy'")
+    nickname: str | None = None
+    rationale: str
+    claim: RuleClaim | None = None
+    fired: bool
+    available: bool = Field(description="False when an input series is missing")
+    conditions: tuple[ConditionCheck, ...] = ()
+    last_fired: dt.date | None = Field(None, description="Most recent fire up to as_of")
+    stats: tuple[HorizonStats, ...] = ()
+
+
+class Driver(Frozen):
+    """A fired rule's contribution to a forecast."""
+
+    rule: str
+    tier: int
+    direction: Direction
+    weight: float = Field(description="Relative weight in the aggregation")
+    n: int = Field(description="Sample size behind the estimate")
+    win_rate: float | None = Field(None, description="Measured win rate, fraction")
+    shrunk_prob_up: float = Field(description="Win rate shrunk toward the base rate")
+
+
+class Forecast(Frozen):
+    horizon: int = Field(description="Trading days ahead: 1 or 5")
+    call: Call
+    flavour: str = Field(description="Playbook-style label, e.g. 'Bullish Trend'")
+    prob_up: float = Field(ge=0.0, le=1.0, description="Probability of r_h > 0")
+    base_rate: float = Field(description="Unconditional P(r_h > 0) over the same span")
+    base_n: int
+    confidence: Confidence
+    drivers: tuple[Driver, ...] = ()
+    method: str = Field(description="One-line statement of how prob_up was formed")
+
+
+class EngineParams(Frozen):
+    high_vix: float = 20.0
+    dark_pool_threshold: float = 1.5
+    ffill_limit: int = 3
+    call_band: float = Field(0.03, description="|prob_up - base| needed for a call")
+
+
+class MarketState(Frozen):
+    """Everything the narrator and the bot may know about the market on ``as_of``."""
+
+    schema_version: int = SCHEMA_VERSION
+    ticker: str = "IWM"
+    as_of: dt.date
+    synthetic: bool = Field(description="True when any input series is synthetic")
+    inputs_hash: str = Field(description="sha256 of the data used, for the ledger")
+    playbook_version: str = Field(description="sha256 prefix of the rules file")
+    params: EngineParams = EngineParams()
+    provenance: tuple[SeriesProvenance, ...]
+    latest: Bar
+    indicators: Indicators
+    regime: Regime
+    rules: tuple[RuleState, ...]
+    tomorrow: Forecast
+    next_5_days: Forecast
+    warnings: tuple[str, ...] = ()
+
+    def rule(self, name: str) -> RuleState | None:
+        """The rule called ``name`` (case-insensitive), or None."""
+        key = name.strip().lower()
+        return next((r for r in self.rules if r.name.lower() == key), None)
+
+    @property
+    def fired_rules(self) -> tuple[RuleState, ...]:
+        return tuple(r for r in self.rules if r.fired)
