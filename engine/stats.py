@@ -1,0 +1,218 @@
+"""Honest statistics for the playbook audit: intervals, tests, bootstrap and verdicts.
+
+Pure functions on numpy arrays; no I/O, no clock. Conventions:
+
+* win rates and returns are fractions (0.62 means 62%, 0.0267 means +2.67%);
+* confidence level 0.95 unless stated; intervals are ``(low, high)`` tuples;
+* a *fire* is a trading day on which a rule fired; its forward return ``r_h`` covers the
+  ``h`` trading days after it, so fires closer than ``h`` days apart share days and are
+  not independent. :func:`independent_episodes` and :func:`block_bootstrap_ci` are the
+  two ways this module accounts for that.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import binom, norm
+
+from engine.state import Verdict
+
+log = logging.getLogger(__name__)
+
+MIN_EPISODES: Final = 30
+"""Fewer independent episodes than this and the verdict is "too few cases"."""
+
+SIGNIFICANCE: Final = 0.05
+"""False-discovery rate at which a win rate counts as significantly above base."""
+
+DEFAULT_RESAMPLES: Final = 2000
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def wilson_interval(wins: int, n: int, level: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score interval for a binomial proportion ``wins / n``; None when ``n == 0``.
+
+    Better behaved than the normal (Wald) interval for small ``n`` and for rates near
+    0 or 1: it never leaves [0, 1]. E.g. 8 wins in 10 gives (0.490, 0.943).
+    """
+    if n <= 0:
+        return None
+    if not 0 <= wins <= n:
+        raise ValueError(f"wins must be between 0 and n ({wins} of {n})")
+    z = float(norm.ppf(0.5 + level / 2.0))
+    p = wins / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2.0 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def binomial_p_greater(wins: int, n: int, p0: float) -> float | None:
+    """One-sided exact binomial p-value P(X >= wins) for X ~ Binomial(n, p0).
+
+    Small values mean the win rate is significantly *above* ``p0``. None when ``n == 0``.
+    """
+    if n <= 0:
+        return None
+    if wins <= 0:
+        return 1.0
+    return float(min(1.0, max(0.0, binom.sf(wins - 1, n, p0))))
+
+
+def binomial_p_less(wins: int, n: int, p0: float) -> float | None:
+    """One-sided exact binomial p-value P(X <= wins): small means significantly *below*."""
+    if n <= 0:
+        return None
+    return float(min(1.0, max(0.0, binom.cdf(wins, n, p0))))
+
+
+def bh_qvalues(p_values: Sequence[float | None]) -> list[float | None]:
+    """Benjamini-Hochberg adjusted p-values (q-values); ``None`` entries stay ``None``.
+
+    The family is the non-None entries. ``q_(i) = min_{j >= i} p_(j) * m / j`` over the
+    sorted p-values, capped at 1, returned in the input order.
+    """
+    present = [(i, p) for i, p in enumerate(p_values) if p is not None]
+    out: list[float | None] = [None] * len(p_values)
+    m = len(present)
+    if m == 0:
+        return out
+    order = sorted(present, key=lambda ip: ip[1])
+    ps = np.array([p for _, p in order], dtype=np.float64)
+    ranks = np.arange(1, m + 1, dtype=np.float64)
+    adjusted = np.minimum.accumulate((ps * m / ranks)[::-1])[::-1]
+    adjusted = np.minimum(adjusted, 1.0)
+    for (i, _), q in zip(order, adjusted, strict=True):
+        out[i] = float(q)
+    return out
+
+
+def block_length(horizon: int) -> int:
+    """Moving-block length for a horizon: ``max(5, 2h)`` observations.
+
+    Overlapping ``h``-day windows make neighbouring fires correlated up to lag ``h - 1``;
+    blocks of twice that keep most of the dependence inside a block.
+    """
+    return max(5, 2 * int(horizon))
+
+
+def block_bootstrap_ci(
+    values: FloatArray,
+    *,
+    block: int,
+    n_boot: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """Moving-block bootstrap percentile intervals for the mean and the median.
+
+    ``values`` is a time-ordered series (forward returns of successive fires). Each
+    resample glues ``ceil(n / block)`` blocks of ``block`` consecutive values, drawn with
+    replacement from the ``n - block + 1`` possible starts, and trims to ``n``. The
+    generator is ``np.random.default_rng(seed)``, so the same inputs give the same
+    intervals. Fully vectorised: one ``(n_boot, n)`` index matrix.
+
+    Returns ``(mean_ci, median_ci)``; both None with fewer than 2 values.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    n = x.size
+    if n < 2 or n_boot <= 0:
+        return None, None
+    b = max(1, min(int(block), n))
+    n_blocks = -(-n // b)
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, n - b + 1, size=(n_boot, n_blocks))
+    idx = (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(n_boot, n_blocks * b)
+    sample = x[idx[:, :n]]
+    tail = (1.0 - level) / 2.0 * 100.0
+    qs = (tail, 100.0 - tail)
+    means = sample.mean(axis=1)
+    medians = np.median(sample, axis=1)
+    m_lo, m_hi = np.percentile(means, qs)
+    d_lo, d_hi = np.percentile(medians, qs)
+    return (float(m_lo), float(m_hi)), (float(d_lo), float(d_hi))
+
+
+def independent_episodes(positions: npt.NDArray[np.int64], horizon: int) -> npt.NDArray[np.int64]:
+    """Fires whose ``horizon``-day forward windows do not overlap, greedy from the earliest.
+
+    ``positions`` are sorted row numbers of fires. A fire at row ``i`` covers rows
+    ``i+1 .. i+h``; the next fire kept is the first at row ``>= i + h``. For ``h == 1``
+    every fire is its own episode. Returns the kept positions.
+    """
+    pos = np.asarray(positions, dtype=np.int64)
+    if pos.size == 0 or horizon <= 1:
+        return pos
+    kept: list[int] = []
+    next_free = -(2**62)
+    for p in pos.tolist():
+        if p >= next_free:
+            kept.append(p)
+            next_free = p + horizon
+    return np.asarray(kept, dtype=np.int64)
+
+
+def verdict(
+    *,
+    n_episodes: int,
+    claim_win_rate: float | None,
+    claim_mean_return: float | None,
+    win_rate_ci: tuple[float, float] | None,
+    q_value: float | None,
+    base_win_rate: float | None,
+    mean_return_ci: tuple[float, float] | None = None,
+    base_mean_return: float | None = None,
+) -> Verdict:
+    """The playbook claim against the measurement, in plain words.
+
+    Evaluated in this order:
+
+    1. ``"too few cases"`` - fewer than :data:`MIN_EPISODES` independent episodes; the
+       data cannot say anything either way (applies whether or not there is a claim).
+    2. ``"no claim"`` - the playbook makes no claim for this rule at this horizon.
+    3. Win-rate claim (used whenever the playbook gives one):
+
+       * ``"contradicted"`` when the claim lies above the Wilson interval's upper bound
+         (the data rule it out), or the whole interval lies below the base rate (the rule
+         does significantly *worse* than an average day);
+       * ``"supported"`` when the win rate is significantly above the base rate
+         (BH q < :data:`SIGNIFICANCE`) and the claim is not above the interval (a claim
+         below the interval is conservative, the edge is real);
+       * otherwise ``"not distinguishable from base rate"``.
+
+    4. Mean-return-only claim: the same three outcomes with the block-bootstrap interval
+       of the mean against the base mean return. Without that interval (it is computed
+       only in the full audit) the verdict is ``"not distinguishable from base rate"``
+       unless the win-rate test alone shows the rule is significantly worse than base.
+    """
+    if n_episodes < MIN_EPISODES:
+        return "too few cases"
+    if claim_win_rate is None and claim_mean_return is None:
+        return "no claim"
+    below_base = (
+        win_rate_ci is not None and base_win_rate is not None and win_rate_ci[1] < base_win_rate
+    )
+    significant = q_value is not None and q_value < SIGNIFICANCE
+    if claim_win_rate is not None:
+        if win_rate_ci is None:
+            return "too few cases"
+        if claim_win_rate > win_rate_ci[1] or below_base:
+            return "contradicted"
+        if significant:
+            return "supported"
+        return "not distinguishable from base rate"
+    assert claim_mean_return is not None
+    if mean_return_ci is None or base_mean_return is None:
+        return "contradicted" if below_base else "not distinguishable from base rate"
+    if claim_mean_return > mean_return_ci[1] or mean_return_ci[1] < base_mean_return:
+        return "contradicted"
+    if mean_return_ci[0] > base_mean_return:
+        return "supported"
+    return "not distinguishable from base rate"
