@@ -1,0 +1,274 @@
+"""Dealer gamma exposure (GEX) of an option chain, vectorised with numpy.
+
+Pure: a chain DataFrame, a spot and an as-of time in, a :class:`GexResult` out.
+
+Conventions (see DESIGN.md):
+
+* GEX of one contract = sign * gamma * open_interest * 100 * S^2 * 0.01, in USD of
+  delta per 1% move of the underlying; sign is +1 for calls and -1 for puts (dealers
+  assumed long calls, short puts). 100 is the contract multiplier.
+* gamma is the chain's own where given and finite, else Black-Scholes gamma from the
+  contract's implied volatility (annualised fraction, 0.25 = 25%).
+* Time to expiry is measured in calendar years (365 days) from ``as_of`` to 16:00
+  exchange time on the expiration date, floored at :data:`MIN_T_YEARS` so a same-day
+  expiry past the close does not divide by zero.
+* The zero-gamma (flip) level is found on a spot sweep: the whole chain's gamma is
+  recomputed with Black-Scholes at each of ``n_points`` spots across +-``sweep`` of
+  spot (a 2-D spots x contracts array), and the crossing of zero nearest to spot is
+  linearly interpolated between grid points.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+EXCHANGE_TZ: Final = ZoneInfo("America/New_York")
+#: US Treasury bill yield, a rough 2025-26 level; GEX is insensitive to it.
+DEFAULT_RISK_FREE_RATE: Final = 0.04
+#: IWM's trailing dividend yield (about 1.2% a year).
+DEFAULT_DIVIDEND_YIELD: Final = 0.012
+#: One hour, in years: the floor on time to expiry for contracts at or past expiry.
+MIN_T_YEARS: Final = 1.0 / (365.0 * 24.0)
+CONTRACT_MULTIPLIER: Final = 100.0
+_EXPIRY_HOUR: Final = 16
+_SQRT_2PI: Final = math.sqrt(2.0 * math.pi)
+REQUIRED_COLUMNS: Final = ("expiration", "side", "strike", "open_interest", "iv")
+
+
+@dataclass(frozen=True)
+class GexResult:
+    """Everything computed from one chain snapshot. GEX figures in USD per 1% move."""
+
+    spot: float
+    as_of: dt.datetime
+    net_gex: float
+    call_gex: float
+    put_gex: float
+    net_gex_ex_same_day: float
+    flip_level: float | None
+    call_wall: float | None
+    put_wall: float | None
+    share_of_adv: float | None
+    by_strike: pd.DataFrame  # index strike; columns call_gex, put_gex, net_gex
+    by_expiry: pd.DataFrame  # index expiration; columns call_gex, put_gex, net_gex, contracts
+    profile_spots: FloatArray = field(repr=False)
+    profile_gex: FloatArray = field(repr=False)
+    contracts: int = 0
+    gamma_computed: int = 0
+    notes: tuple[str, ...] = ()
+
+
+def to_exchange_naive(ts: dt.datetime) -> dt.datetime:
+    """Exchange-local (US/Eastern) wall time without tzinfo; naive input is taken as is."""
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(EXCHANGE_TZ).replace(tzinfo=None)
+    return ts
+
+
+def years_to_expiry(expirations: pd.Series, as_of: dt.datetime) -> FloatArray:
+    """Calendar years from ``as_of`` to 16:00 exchange time on each expiration date."""
+    now = pd.Timestamp(to_exchange_naive(as_of))
+    expiry = pd.to_datetime(expirations).dt.normalize() + pd.Timedelta(hours=_EXPIRY_HOUR)
+    seconds = (expiry - now).dt.total_seconds().to_numpy(dtype=np.float64)
+    return np.maximum(seconds / (365.0 * 86400.0), MIN_T_YEARS)
+
+
+def bs_gamma(
+    spot: npt.ArrayLike,
+    strike: npt.ArrayLike,
+    t_years: npt.ArrayLike,
+    iv: npt.ArrayLike,
+    r: float = DEFAULT_RISK_FREE_RATE,
+    q: float = DEFAULT_DIVIDEND_YIELD,
+) -> FloatArray:
+    """Black-Scholes-Merton gamma (per share, per USD of spot), broadcasting its inputs.
+
+    gamma = exp(-q t) * phi(d1) / (S * iv * sqrt(t)),
+    d1 = (ln(S/K) + (r - q + iv^2/2) t) / (iv sqrt(t)). NaN where iv <= 0 or missing.
+    """
+    s = np.asarray(spot, dtype=np.float64)
+    k = np.asarray(strike, dtype=np.float64)
+    t = np.asarray(t_years, dtype=np.float64)
+    sig = np.asarray(iv, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vol_t = sig * np.sqrt(t)
+        d1 = (np.log(s / k) + (r - q + 0.5 * sig * sig) * t) / vol_t
+        g = np.exp(-q * t) * np.exp(-0.5 * d1 * d1) / (_SQRT_2PI * s * vol_t)
+    out: FloatArray = np.where(sig > 0, g, np.nan)
+    return out
+
+
+def _validate(chain: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in chain.columns]
+    if missing:
+        raise ValueError(f"option chain lacks columns {missing}; has {list(chain.columns)}")
+
+
+def gamma_profile(
+    spots: FloatArray,
+    strike: FloatArray,
+    t_years: FloatArray,
+    iv: FloatArray,
+    weight: FloatArray,
+    r: float = DEFAULT_RISK_FREE_RATE,
+    q: float = DEFAULT_DIVIDEND_YIELD,
+) -> FloatArray:
+    """Net GEX (USD per 1%) at each spot in ``spots``, recomputing BS gamma per spot.
+
+    ``weight`` = sign * open_interest per contract. The spots x contracts array of
+    d1 is built at once; the sum over contracts is a matrix-vector product.
+    """
+    s = np.asarray(spots, dtype=np.float64)
+    vol_t = iv * np.sqrt(t_years)
+    # Per-contract constants pulled out of the spot loop: gamma*S = exp(-qt) phi(d1)/(iv sqrt t).
+    coef = weight * CONTRACT_MULTIPLIER * np.exp(-q * t_years) / (_SQRT_2PI * vol_t)
+    shift = (r - q + 0.5 * iv * iv) * t_years - np.log(strike)
+    d1 = (np.log(s)[:, None] + shift[None, :]) / vol_t[None, :]
+    gamma_times_s = np.exp(-0.5 * d1 * d1) @ coef
+    # sum(weight*100*gamma*S^2*0.01) = S*0.01*sum(weight*100*gamma*S)
+    out: FloatArray = gamma_times_s * s * 0.01
+    return out
+
+
+def _flip(spots: FloatArray, prof: FloatArray, spot: float) -> float | None:
+    """Zero crossing of the profile nearest to spot, linearly interpolated."""
+    sign = np.sign(prof)
+    idx = np.nonzero(sign[:-1] * sign[1:] < 0)[0]
+    exact = np.nonzero(prof == 0.0)[0]
+    candidates: list[float] = [float(spots[i]) for i in exact]
+    for i in idx:
+        x0, x1, y0, y1 = spots[i], spots[i + 1], prof[i], prof[i + 1]
+        candidates.append(float(x0 - y0 * (x1 - x0) / (y1 - y0)))
+    if not candidates:
+        return None
+    return min(candidates, key=lambda x: abs(x - spot))
+
+
+def compute_gex(
+    chain: pd.DataFrame,
+    spot: float,
+    as_of: dt.datetime,
+    *,
+    r: float = DEFAULT_RISK_FREE_RATE,
+    q: float = DEFAULT_DIVIDEND_YIELD,
+    sweep: float = 0.20,
+    n_points: int = 401,
+    adv_dollars: float | None = None,
+) -> GexResult:
+    """GEX, its breakdowns, walls and flip level of ``chain`` at ``spot``.
+
+    ``chain`` columns: ``expiration`` (date), ``side`` ('call'/'put'), ``strike`` (USD),
+    ``open_interest`` (contracts; NaN counts as 0), ``iv`` (annualised fraction) and
+    optionally ``gamma`` (per share; NaN means compute from iv). ``adv_dollars`` is the
+    underlying's average daily dollar volume; when given, ``share_of_adv`` = net GEX /
+    adv_dollars. Contracts with neither a usable gamma nor iv are left out (noted).
+    """
+    _validate(chain)
+    if not (spot > 0 and math.isfinite(spot)):
+        raise ValueError(f"spot must be a positive number, got {spot}")
+    if n_points < 2 or sweep <= 0:
+        raise ValueError("the sweep needs n_points >= 2 and sweep > 0")
+    notes: list[str] = []
+    side = chain["side"].astype(str).str.lower().to_numpy()
+    is_call = side == "call"
+    if not np.all(is_call | (side == "put")):
+        raise ValueError("option side must be 'call' or 'put'")
+    sign = np.where(is_call, 1.0, -1.0)
+    strike = chain["strike"].to_numpy(dtype=np.float64)
+    oi = np.nan_to_num(chain["open_interest"].to_numpy(dtype=np.float64), nan=0.0)
+    iv = chain["iv"].to_numpy(dtype=np.float64)
+    t = years_to_expiry(chain["expiration"], as_of)
+    given = (
+        chain["gamma"].to_numpy(dtype=np.float64)
+        if "gamma" in chain.columns
+        else np.full(len(chain), np.nan)
+    )
+    computed = bs_gamma(spot, strike, t, iv, r, q)
+    use_given = np.isfinite(given)
+    gamma = np.where(use_given, given, computed)
+    n_computed = int(np.sum(~use_given & np.isfinite(computed)))
+    usable = np.isfinite(gamma)
+    if not usable.all():
+        notes.append(f"{int((~usable).sum())} contracts had neither gamma nor iv; left out")
+    gamma = np.where(usable, gamma, 0.0)
+
+    per_contract = sign * gamma * oi * CONTRACT_MULTIPLIER * spot * spot * 0.01
+    exp_dates = pd.to_datetime(chain["expiration"]).dt.normalize()
+    same_day = (exp_dates == pd.Timestamp(to_exchange_naive(as_of).date())).to_numpy()
+
+    frame = pd.DataFrame(
+        {
+            "strike": strike,
+            "expiration": exp_dates.to_numpy(),
+            "call_gex": np.where(is_call, per_contract, 0.0),
+            "put_gex": np.where(is_call, 0.0, per_contract),
+            "net_gex": per_contract,
+        }
+    )
+    by_strike = frame.groupby("strike")[["call_gex", "put_gex", "net_gex"]].sum().sort_index()
+    by_expiry = frame.groupby("expiration").agg(
+        call_gex=("call_gex", "sum"),
+        put_gex=("put_gex", "sum"),
+        net_gex=("net_gex", "sum"),
+        contracts=("net_gex", "size"),
+    )
+    call_wall = _wall(by_strike["call_gex"], largest=True)
+    put_wall = _wall(by_strike["put_gex"], largest=False)
+
+    sweepable = (iv > 0) & np.isfinite(iv)
+    if not sweepable.all():
+        notes.append(f"{int((~sweepable).sum())} contracts without iv left out of the flip sweep")
+    spots = np.linspace(spot * (1 - sweep), spot * (1 + sweep), n_points)
+    prof = gamma_profile(
+        spots, strike[sweepable], t[sweepable], iv[sweepable], (sign * oi)[sweepable], r, q
+    )
+    net = float(per_contract.sum())
+    return GexResult(
+        spot=float(spot),
+        as_of=as_of,
+        net_gex=net,
+        call_gex=float(per_contract[is_call].sum()),
+        put_gex=float(per_contract[~is_call].sum()),
+        net_gex_ex_same_day=float(per_contract[~same_day].sum()),
+        flip_level=_flip(spots, prof, spot),
+        call_wall=call_wall,
+        put_wall=put_wall,
+        share_of_adv=(net / adv_dollars) if adv_dollars else None,
+        by_strike=by_strike,
+        by_expiry=by_expiry,
+        profile_spots=spots,
+        profile_gex=prof,
+        contracts=int(usable.sum()),
+        gamma_computed=n_computed,
+        notes=tuple(notes),
+    )
+
+
+def _wall(values: pd.Series, *, largest: bool) -> float | None:
+    """Strike of the largest call GEX (``largest``) or most negative put GEX."""
+    if values.empty:
+        return None
+    arr = values.to_numpy(dtype=np.float64)
+    i = int(np.argmax(arr) if largest else np.argmin(arr))
+    if arr[i] == 0:
+        return None
+    return float(values.index[i])
+
+
+def average_dollar_volume(close: pd.Series, volume: pd.Series, days: int = 20) -> float | None:
+    """Mean of close * volume over the last ``days`` rows with both known; USD per day."""
+    dollars = (close * volume).dropna().tail(days)
+    return float(dollars.mean()) if len(dollars) else None

@@ -1,0 +1,1 @@
+"""Network providers of market data: each fetches one series and raises ProviderError."""
