@@ -108,7 +108,7 @@ def block_bootstrap_ci(
     *,
     block: int,
     n_boot: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     level: float = 0.95,
 ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
     """Moving-block bootstrap percentile intervals for the mean and the median.

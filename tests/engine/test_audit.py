@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.audit import RuleSpec, audit_frames, rule_stats
+
+SPECS = (
+    RuleSpec("Always_Up", 1, "bullish", {5: (0.9, None)}),
+    RuleSpec("Coin", 2, "bullish", {1: (0.55, None)}),
+    RuleSpec("Bear", 3, "bearish"),
+)
+
+
+def _inputs(n: int = 600, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    rng = np.random.default_rng(seed)
+    idx = pd.bdate_range("2015-01-02", periods=n, name="date")
+    ret = rng.normal(0.0004, 0.012, n)
+    close = 100 * np.exp(np.cumsum(ret))
+    frame = pd.DataFrame(
+        {"adj_close": close, "vix": rng.uniform(12, 30, n), "gex": rng.normal(0, 1, n)},
+        index=idx,
+    )
+    fwd = {h: np.r_[close[h:] / close[:-h] - 1, np.full(h, np.nan)] for h in (1, 5)}
+    fires = pd.DataFrame(
+        {
+            # fires exactly on the days the next 5 days go up: a perfect (look-ahead) rule
+            "Always_Up": np.nan_to_num(fwd[5]) > 0,
+            "Coin": rng.random(n) < 0.3,
+            "Bear": rng.random(n) < 0.2,
+        },
+        index=idx,
+    )
+    return frame, fires, fwd
+
+
+def test_counts_match_hand_computation() -> None:
+    frame, fires, fwd = _inputs()
+    as_of = frame.index[400].date()
+    st = rule_stats(fires, fwd, SPECS, as_of)
+    coin1 = st["Coin"][0]
+    # windows closed by row 400 at h=1: rows 0..399
+    f = fires["Coin"].to_numpy()[:400]
+    r = fwd[1][:400]
+    assert coin1.n_fired == int(f.sum())
+    assert coin1.wins == int((r[f] > 0).sum())
+    assert coin1.base_n == 400
+    assert coin1.base_win_rate == pytest.approx((r > 0).mean())
+    assert coin1.lift == pytest.approx(coin1.win_rate - coin1.base_win_rate)
+    assert coin1.window_end == frame.index[399].date()
+    bear5 = st["Bear"][1]
+    r5 = fwd[5][:396]
+    assert bear5.base_win_rate == pytest.approx((r5 < 0).mean())
+    assert bear5.verdict in ("no claim", "too few cases")
+    up5 = st["Always_Up"][1]
+    assert up5.win_rate == 1.0
+    assert up5.verdict == "supported"
+    assert up5.q_value is not None and up5.q_value < 1e-6
+    assert up5.mean_return_ci is None  # no bootstrap unless asked
+
+
+def test_no_look_ahead_future_rows_do_not_change_past_figures() -> None:
+    frame, fires, fwd = _inputs(600)
+    as_of = frame.index[300].date()
+    full = rule_stats(fires, fwd, SPECS, as_of, bootstrap_rules={"Coin"}, seed=3)
+    # cut the data at as_of: forward returns past the cut are unknown (NaN)
+    cut = 301
+    fwd_cut = {h: np.r_[v[: cut - h], np.full(h, np.nan)] for h, v in fwd.items()}
+    short = rule_stats(fires.iloc[:cut], fwd_cut, SPECS, as_of, bootstrap_rules={"Coin"}, seed=3)
+    assert full == short
+    assert full["Coin"][0].mean_return_ci is not None
+
+
+def test_audit_table_reproducible_with_regimes() -> None:
+    frame, fires, fwd = _inputs()
+    a = audit_frames(frame, fires, fwd, SPECS, seed=1, n_boot=300)
+    b = audit_frames(frame, fires, fwd, SPECS, seed=1, n_boot=300)
+    assert a == b
+    assert len(a.rows) == 6 and len(a.regimes) == 24
+    assert all(r.stats.mean_return_ci is not None for r in a.rows)
+    vix_lo = next(r for r in a.regimes if r.regime == "VIX < 20" and r.rule == "Coin")
+    mask = frame["vix"].to_numpy() < 20
+    assert vix_lo.stats.base_n == int(mask[: len(frame) - 1].sum())
+    assert a.as_of == frame.index[-1].date()
+    c = audit_frames(frame, fires, fwd, SPECS, seed=2, n_boot=300)
+    assert c.rows[0].stats.mean_return_ci != a.rows[0].stats.mean_return_ci
+
+
+def test_as_of_before_data_is_an_error() -> None:
+    from engine.errors import InputDataError
+
+    frame, fires, fwd = _inputs()
+    with pytest.raises(InputDataError):
+        audit_frames(frame, fires, fwd, SPECS, as_of=dt.date(2000, 1, 1))
