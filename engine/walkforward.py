@@ -1,0 +1,123 @@
+"""Walk-forward replay of the forecaster, and scoring forecasts beside two baselines.
+
+The scoring is shared by the walk-forward replay below and the live forecast
+ledger (:mod:`engine.sources.ledger`) so both report the same figures the same way.
+
+Inputs per forecast: ``prob_up`` (the forecast's P(r_h > 0)), ``base_rate`` (the running
+unconditional P(r_h > 0) known on the forecast day), the ``call`` ("Bullish", "Bearish",
+"Neutral") and the realised outcome ``up`` (r_h > 0).
+
+* hit rate: fraction of days whose direction (up when ``prob_up >= 0.5``) matched the
+  outcome, over every day, so it compares directly with the baselines; the *call* hit
+  rate counts only the days with a Bullish/Bearish call, beside their coverage;
+* Brier score: mean of ``(prob_up - up)^2``, lower is better (0.25 for a coin);
+* log-loss: mean of ``-log p(outcome)``, probabilities clipped to ``[1e-6, 1 - 1e-6]``,
+  in nats, lower is better (0.693 for a coin);
+* baselines: "base rate" forecasts ``base_rate`` every day; "always up" forecasts up
+  with certainty for the hit rate and, since a probability of 1 has an infinite
+  log-loss on any down day, ``prob_up = 1 - 1e-6`` for Brier and log-loss.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import Field
+
+from engine.state import Frozen
+
+EPS = 1e-6
+BUCKETS: tuple[float, ...] = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 1.0)
+
+
+class Skill(Frozen):
+    """Hit rate, Brier and log-loss of one forecaster over the same days."""
+
+    name: str
+    hit_rate: float | None
+    brier: float | None
+    log_loss: float | None
+
+
+class CalibrationBin(Frozen):
+    """Forecasts whose ``prob_up`` fell in ``[low, high)`` and how often the market rose."""
+
+    low: float
+    high: float
+    n: int
+    mean_prob: float | None
+    realized: float | None = Field(description="Fraction of these days that went up")
+
+
+class HorizonScore(Frozen):
+    horizon: int
+    n: int = Field(description="Scored forecasts (outcome known)")
+    n_calls: int = Field(description="Bullish or Bearish calls among them")
+    call_hit_rate: float | None = Field(None, description="Right direction, calls only")
+    model: Skill
+    baselines: tuple[Skill, ...]
+    calibration: tuple[CalibrationBin, ...]
+
+
+def _skill(name: str, prob: npt.NDArray[np.float64], up: npt.NDArray[np.bool_]) -> Skill:
+    if prob.size == 0:
+        return Skill(name=name, hit_rate=None, brier=None, log_loss=None)
+    y = up.astype(np.float64)
+    p = np.clip(prob, EPS, 1.0 - EPS)
+    return Skill(
+        name=name,
+        hit_rate=float(((prob >= 0.5) == up).mean()),
+        brier=float(np.mean((prob - y) ** 2)),
+        log_loss=float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))),
+    )
+
+
+def score(
+    horizon: int,
+    prob_up: Sequence[float] | npt.NDArray[np.float64],
+    base_rate: Sequence[float] | npt.NDArray[np.float64],
+    calls: Sequence[str],
+    up: Sequence[bool] | npt.NDArray[np.bool_],
+    buckets: Sequence[float] = BUCKETS,
+) -> HorizonScore:
+    """Score forecasts with known outcomes (see the module docstring for definitions)."""
+    p = np.asarray(prob_up, dtype=np.float64)
+    b = np.asarray(base_rate, dtype=np.float64)
+    y = np.asarray(up, dtype=bool)
+    c = np.asarray(list(calls), dtype=object)
+    directional = (c == "Bullish") | (c == "Bearish")
+    n_calls = int(directional.sum())
+    call_hit = None
+    if n_calls:
+        right = ((c == "Bullish") & y) | ((c == "Bearish") & ~y)
+        call_hit = float(right[directional].mean())
+    bins = []
+    edges = list(buckets)
+    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        last = i == len(edges) - 2
+        m = (p >= lo) & ((p <= hi) if last else (p < hi))
+        k = int(m.sum())
+        bins.append(
+            CalibrationBin(
+                low=lo,
+                high=hi,
+                n=k,
+                mean_prob=float(p[m].mean()) if k else None,
+                realized=float(y[m].mean()) if k else None,
+            )
+        )
+    return HorizonScore(
+        horizon=horizon,
+        n=int(p.size),
+        n_calls=n_calls,
+        call_hit_rate=call_hit,
+        model=_skill("forecast", p, y),
+        baselines=(
+            _skill("base rate", b, y),
+            _skill("always up", np.full(p.size, 1.0 - EPS), y),
+        ),
+        calibration=tuple(bins),
+    )
