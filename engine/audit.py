@@ -300,3 +300,42 @@ def audit_frames(
         regimes=tuple(regime_rows),
         notes=tuple(notes),
     )
+
+
+@dataclass(frozen=True)
+class PitCounts:
+    """Point-in-time counts for every as-of row ``T`` (arrays indexed by ``T``).
+
+    ``n[T]``/``wins[T]``: fires with a window closed by ``T`` and how many won;
+    ``base_n[T]``/``base_wins[T]``: the same over every day. Built with cumulative sums,
+    so the whole history costs a few array operations (used by the walk-forward).
+    """
+
+    horizon: int
+    n: npt.NDArray[np.int64]
+    wins: npt.NDArray[np.int64]
+    base_n: npt.NDArray[np.int64]
+    base_wins: npt.NDArray[np.int64]
+
+
+def pit_counts(fires: BoolArray, r: FloatArray, h: int, direction: Direction) -> PitCounts:
+    """Counts as :func:`rule_stats` would see them on every as-of row, in one pass."""
+    r = np.asarray(r, dtype=np.float64)
+    valid = ~np.isnan(r)
+    sign = 1.0 if direction == "bullish" else -1.0
+    won = valid & ((r * sign) > 0)
+    f = np.asarray(fires, dtype=bool) & valid
+
+    def shifted(x: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        c = np.cumsum(x, dtype=np.int64)
+        out = np.zeros_like(c)
+        out[h:] = c[: c.size - h] if h else c
+        return out
+
+    return PitCounts(
+        horizon=h,
+        n=shifted(f),
+        wins=shifted(f & won),
+        base_n=shifted(valid),
+        base_wins=shifted(won),
+    )

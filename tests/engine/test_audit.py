@@ -95,3 +95,17 @@ def test_as_of_before_data_is_an_error() -> None:
     frame, fires, fwd = _inputs()
     with pytest.raises(InputDataError):
         audit_frames(frame, fires, fwd, SPECS, as_of=dt.date(2000, 1, 1))
+
+
+def test_pit_counts_equal_rule_stats_on_every_day() -> None:
+    from engine.audit import pit_counts
+
+    frame, fires, fwd = _inputs(200)
+    for h in (1, 5):
+        pc = pit_counts(fires["Coin"].to_numpy(), fwd[h], h, "bullish")
+        for t in (0, 3, 5, 6, 50, 199):
+            s = rule_stats(fires, fwd, SPECS[1:2], frame.index[t].date(), horizons=(h,))
+            s0 = s["Coin"][0]
+            assert (pc.n[t], pc.wins[t], pc.base_n[t]) == (s0.n_fired, s0.wins, s0.base_n)
+            if s0.base_n:
+                assert pc.base_wins[t] / pc.base_n[t] == pytest.approx(s0.base_win_rate)
