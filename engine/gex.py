@@ -83,7 +83,8 @@ def years_to_expiry(expirations: pd.Series, as_of: dt.datetime) -> FloatArray:
     now = pd.Timestamp(to_exchange_naive(as_of))
     expiry = pd.to_datetime(expirations).dt.normalize() + pd.Timedelta(hours=_EXPIRY_HOUR)
     seconds = (expiry - now).dt.total_seconds().to_numpy(dtype=np.float64)
-    return np.maximum(seconds / (365.0 * 86400.0), MIN_T_YEARS)
+    years: FloatArray = np.maximum(seconds / (365.0 * 86400.0), MIN_T_YEARS)
+    return years
 
 
 def bs_gamma(

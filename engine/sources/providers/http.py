@@ -38,6 +38,10 @@ class HttpConfig:
     backoff_multiplier: float = 0.5
 
 
+class SourceUnavailable(ProviderError):
+    """The server stayed unreachable, slow or failing (5xx/429) after every retry."""
+
+
 class _Retryable(Exception):
     """An HTTP status worth retrying (429, 5xx)."""
 
@@ -90,7 +94,7 @@ def fetch(
                 return resp
     except RetryError as exc:
         last = exc.last_attempt.exception()
-        raise ProviderError(
+        raise SourceUnavailable(
             f"{what}: gave up after {exc.last_attempt.attempt_number} attempts ({_describe(last)})"
         ) from last
     finally:

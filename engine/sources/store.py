@@ -1,0 +1,330 @@
+"""The local market-data store: SQLite tables for every series, with provenance.
+
+Tables (component ``store`` of :mod:`engine.sources.db`):
+
+* ``daily_bars``   - OHLC as traded plus ``adj_close`` and volume, per ticker and date;
+* ``vix``          - CBOE VIX daily OHLC (index points);
+* ``dark_pool``    - FINRA consolidated short volume, total volume and the buy/sell ratio;
+* ``gex_snapshots``- one row per ticker and trading day: net GEX (USD per 1% move), flip,
+  walls and the chain's own as-of time (imported histories carry only ``net_gex``);
+* ``gex_strikes``  - per-strike detail of a snapshot.
+
+Every row records its ``source`` and ``fetched_at`` (UTC ISO time). Writes are upserts
+that only touch a row when a value differs, so writing the same data twice changes
+nothing; each batch runs in one transaction, so a failure leaves the store as it was.
+Dates are stored as ISO ``YYYY-MM-DD`` text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import pandas as pd
+
+from engine.errors import StoreError
+from engine.gex import GexResult
+from engine.sources.db import connect, migrate, transaction
+
+log = logging.getLogger(__name__)
+
+Series = Literal["prices", "vix", "gex", "dark_pool"]
+
+MIGRATIONS: Final = (
+    """
+    CREATE TABLE daily_bars (
+        ticker TEXT NOT NULL, date TEXT NOT NULL,
+        open REAL, high REAL, low REAL, close REAL NOT NULL, adj_close REAL, volume REAL,
+        source TEXT NOT NULL, fetched_at TEXT NOT NULL,
+        PRIMARY KEY (ticker, date)
+    );
+    CREATE TABLE vix (
+        date TEXT PRIMARY KEY, open REAL, high REAL, low REAL, close REAL NOT NULL,
+        source TEXT NOT NULL, fetched_at TEXT NOT NULL
+    );
+    CREATE TABLE dark_pool (
+        ticker TEXT NOT NULL, date TEXT NOT NULL,
+        short_volume REAL, short_exempt_volume REAL, total_volume REAL, ratio REAL NOT NULL,
+        source TEXT NOT NULL, fetched_at TEXT NOT NULL,
+        PRIMARY KEY (ticker, date)
+    );
+    CREATE TABLE gex_snapshots (
+        ticker TEXT NOT NULL, date TEXT NOT NULL, as_of TEXT, spot REAL,
+        net_gex REAL NOT NULL, call_gex REAL, put_gex REAL, net_gex_ex_same_day REAL,
+        flip_level REAL, call_wall REAL, put_wall REAL, share_of_adv REAL, contracts INTEGER,
+        source TEXT NOT NULL, fetched_at TEXT NOT NULL,
+        PRIMARY KEY (ticker, date)
+    );
+    CREATE TABLE gex_strikes (
+        ticker TEXT NOT NULL, date TEXT NOT NULL, strike REAL NOT NULL,
+        call_gex REAL NOT NULL, put_gex REAL NOT NULL, net_gex REAL NOT NULL,
+        PRIMARY KEY (ticker, date, strike),
+        FOREIGN KEY (ticker, date) REFERENCES gex_snapshots (ticker, date) ON DELETE CASCADE
+    );
+    """,
+)
+
+# table, key columns, value columns (what a CSV / provider frame must supply)
+_TABLES: Final[dict[Series, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
+    "prices": (
+        "daily_bars",
+        ("ticker", "date"),
+        ("open", "high", "low", "close", "adj_close", "volume"),
+    ),
+    "vix": ("vix", ("date",), ("open", "high", "low", "close")),
+    "dark_pool": (
+        "dark_pool",
+        ("ticker", "date"),
+        ("short_volume", "short_exempt_volume", "total_volume", "ratio"),
+    ),
+    "gex": (
+        "gex_snapshots",
+        ("ticker", "date"),
+        (
+            "as_of",
+            "spot",
+            "net_gex",
+            "call_gex",
+            "put_gex",
+            "net_gex_ex_same_day",
+            "flip_level",
+            "call_wall",
+            "put_wall",
+            "share_of_adv",
+            "contracts",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """What the store holds for one series."""
+
+    series: Series
+    rows: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    source: str | None  # the source of the latest row
+    fetched_at: str | None
+
+
+def utc_now_iso() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _cell(value: object) -> object:
+    """SQLite-ready scalar: NaN/NaT -> NULL, numpy numbers -> Python numbers."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        item = value.item()
+        return None if isinstance(item, float) and item != item else item
+    return value
+
+
+class Store:
+    """The market-data tables of the project's SQLite database."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        migrate(self.conn, "store", MIGRATIONS)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[sqlite3.Connection]:
+        """One transaction around several writes; nested calls join the outer one."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        try:
+            with transaction(self.conn) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the store at {self.path}: {exc}") from exc
+
+    # --- writes -------------------------------------------------------------------
+    def upsert(
+        self,
+        series: Series,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        ticker: str = "IWM",
+        fetched_at: str | None = None,
+    ) -> int:
+        """Insert or update rows of ``series``; returns how many rows changed.
+
+        ``frame`` has a date index (or ``date`` column) and the series' value columns
+        (missing optional ones become NULL). Rows equal to the stored ones are left alone,
+        ``source``/``fetched_at`` included.
+        """
+        table, keys, values = _TABLES[series]
+        df = frame.reset_index() if "date" not in frame.columns else frame.copy()
+        if "date" not in df.columns:
+            df = df.rename(columns={df.columns[0]: "date"})
+        df["date"] = pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%d")
+        for col in values:
+            if col not in df.columns:
+                df[col] = None
+        stamp = fetched_at or utc_now_iso()
+        cols = (*keys, *values, "source", "fetched_at")
+        changed_cond = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in values)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in (*values, "source", "fetched_at"))
+            + f" WHERE {changed_cond}"
+        )
+        rows = [
+            (
+                *((ticker,) if "ticker" in keys else ()),
+                rec["date"],
+                *(_cell(rec[c]) for c in values),
+                source,
+                stamp,
+            )
+            for rec in df.to_dict("records")
+        ]
+        with self.batch() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, rows)
+            changed = conn.total_changes - before
+        log.info("store: %s %s rows changed of %s (%s)", series, changed, len(rows), source)
+        return changed
+
+    def save_gex_snapshot(
+        self,
+        day: dt.date,
+        result: GexResult,
+        *,
+        source: str,
+        ticker: str = "IWM",
+        fetched_at: str | None = None,
+    ) -> int:
+        """Store one day's snapshot and its per-strike detail, atomically."""
+        row = pd.DataFrame(
+            [
+                {
+                    "date": pd.Timestamp(day),
+                    "as_of": result.as_of.isoformat(),
+                    "spot": result.spot,
+                    "net_gex": result.net_gex,
+                    "call_gex": result.call_gex,
+                    "put_gex": result.put_gex,
+                    "net_gex_ex_same_day": result.net_gex_ex_same_day,
+                    "flip_level": result.flip_level,
+                    "call_wall": result.call_wall,
+                    "put_wall": result.put_wall,
+                    "share_of_adv": result.share_of_adv,
+                    "contracts": result.contracts,
+                }
+            ]
+        )
+        bs = result.by_strike
+        strikes = [
+            (ticker, day.isoformat(), float(k), float(c), float(p), float(n))
+            for k, c, p, n in zip(
+                bs.index.to_numpy(dtype="float64"),
+                bs["call_gex"].to_numpy(dtype="float64"),
+                bs["put_gex"].to_numpy(dtype="float64"),
+                bs["net_gex"].to_numpy(dtype="float64"),
+                strict=True,
+            )
+        ]
+        with self.batch() as conn:
+            changed = self.upsert("gex", row, source=source, ticker=ticker, fetched_at=fetched_at)
+            before = conn.total_changes
+            conn.execute(
+                "DELETE FROM gex_strikes WHERE ticker = ? AND date = ? AND strike NOT IN "
+                f"({', '.join('?' * len(strikes))})",
+                (ticker, day.isoformat(), *(s[2] for s in strikes)),
+            )
+            conn.executemany(
+                "INSERT INTO gex_strikes (ticker, date, strike, call_gex, put_gex, net_gex) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticker, date, strike) DO UPDATE SET "
+                "call_gex = excluded.call_gex, put_gex = excluded.put_gex, "
+                "net_gex = excluded.net_gex WHERE gex_strikes.net_gex IS NOT excluded.net_gex "
+                "OR gex_strikes.call_gex IS NOT excluded.call_gex",
+                strikes,
+            )
+            changed += conn.total_changes - before
+        return changed
+
+    # --- reads --------------------------------------------------------------------
+    def read(self, series: Series, ticker: str = "IWM") -> pd.DataFrame:
+        """A series as a DataFrame indexed by ``date`` (datetime64), sorted ascending."""
+        table, keys, values = _TABLES[series]
+        where = " WHERE ticker = ?" if "ticker" in keys else ""
+        args: Sequence[str] = (ticker,) if where else ()
+        try:
+            df = pd.read_sql_query(
+                f"SELECT date, {', '.join(values)}, source, fetched_at FROM {table}{where} "
+                "ORDER BY date",
+                self.conn,
+                params=list(args),
+            )
+        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+            raise StoreError(f"cannot read {series} from the store: {exc}") from exc
+        df["date"] = pd.to_datetime(df["date"])
+        for col in values:
+            if col != "as_of":
+                df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        return df.set_index("date")
+
+    def read_strikes(self, day: dt.date, ticker: str = "IWM") -> pd.DataFrame:
+        return pd.read_sql_query(
+            "SELECT strike, call_gex, put_gex, net_gex FROM gex_strikes "
+            "WHERE ticker = ? AND date = ? ORDER BY strike",
+            self.conn,
+            params=[ticker, day.isoformat()],
+        ).set_index("strike")
+
+    def last_date(self, series: Series, ticker: str = "IWM") -> dt.date | None:
+        table, keys, _ = _TABLES[series]
+        where = " WHERE ticker = ?" if "ticker" in keys else ""
+        row = self.conn.execute(
+            f"SELECT MAX(date) FROM {table}{where}", (ticker,) if where else ()
+        ).fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
+    def info(self, series: Series, ticker: str = "IWM") -> SeriesInfo:
+        table, keys, _ = _TABLES[series]
+        where = " WHERE ticker = ?" if "ticker" in keys else ""
+        args = (ticker,) if where else ()
+        n, first, last = self.conn.execute(
+            f"SELECT COUNT(*), MIN(date), MAX(date) FROM {table}{where}", args
+        ).fetchone()
+        src = self.conn.execute(
+            f"SELECT source, fetched_at FROM {table}{where} ORDER BY date DESC LIMIT 1", args
+        ).fetchone()
+        return SeriesInfo(
+            series=series,
+            rows=int(n),
+            first_date=dt.date.fromisoformat(first) if first else None,
+            last_date=dt.date.fromisoformat(last) if last else None,
+            source=src[0] if src else None,
+            fetched_at=src[1] if src else None,
+        )
+
+    def is_empty(self, ticker: str = "IWM") -> bool:
+        return self.info("prices", ticker).rows == 0
