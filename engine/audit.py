@@ -8,6 +8,13 @@ same span (every day with a closed window) and the lift over it, a one-sided exa
 binomial p-value against the base rate, Benjamini-Hochberg q-values across all rules and
 horizons, the playbook's claim and a verdict (:func:`engine.stats.verdict`).
 
+Overlapping windows: at 5 days, neighbouring fires share most of their window, so they
+are not independent observations. The Wilson interval and the binomial test therefore
+use the number of independent episodes as the effective sample size (at the measured
+win rate); using every fire would overstate the certainty. The bootstrap handles the
+same dependence with blocks of ``max(5, 2h)`` consecutive fires. At 1 day every fire is
+an episode and nothing changes.
+
 The same table is split by regime on the fire day: VIX below / at-or-above the high-VIX
 threshold, GEX at-or-above / below zero. Each regime row's base rate is every day of that
 regime; the regime rows form their own BH family.
@@ -136,14 +143,21 @@ def _one(
     p_below = None
     if n:
         win_rate = wins / n
+        # Overlapping windows are not independent: the interval and the test use the
+        # independent episodes as the effective sample size, at the measured win rate.
+        n_eff = values["n_episodes"]
+        k_eff = round(win_rate * n_eff)
         values["win_rate"] = win_rate
-        values["win_rate_ci"] = _interval(stats.wilson_interval(wins, n))
+        ci = stats.wilson_interval(k_eff, n_eff)
+        if ci is not None and k_eff != win_rate * n_eff:
+            ci = _recentre(ci, k_eff / n_eff, win_rate)
+        values["win_rate_ci"] = _interval(ci)
         values["mean_return"] = float(fr.mean())
         values["median_return"] = float(np.median(fr))
         if base_win is not None:
             values["lift"] = win_rate - base_win
-            values["p_value"] = stats.binomial_p_greater(wins, n, base_win)
-            p_below = stats.binomial_p_less(wins, n, base_win)
+            values["p_value"] = stats.binomial_p_greater(k_eff, n_eff, base_win)
+            p_below = stats.binomial_p_less(k_eff, n_eff, base_win)
         if bootstrap:
             mean_ci, median_ci = stats.block_bootstrap_ci(
                 fr, block=stats.block_length(h), n_boot=n_boot, seed=seed
@@ -151,6 +165,12 @@ def _one(
             values["mean_return_ci"] = _interval(mean_ci)
             values["median_return_ci"] = _interval(median_ci)
     return HorizonStats(**values), p_below
+
+
+def _recentre(ci: tuple[float, float], at: float, to: float) -> tuple[float, float]:
+    """Shift an interval computed at rate ``at`` so it sits around ``to`` (rounding fix)."""
+    d = to - at
+    return (max(0.0, ci[0] + d), min(1.0, ci[1] + d))
 
 
 def _finish(rows: list[HorizonStats]) -> list[HorizonStats]:

@@ -20,16 +20,25 @@ unconditional P(r_h > 0) known on the forecast day), the ``call`` ("Bullish", "B
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from pydantic import Field
 
-from engine.state import Frozen
+from engine.audit import HORIZONS
+from engine.errors import InputDataError, InsufficientHistoryError
+from engine.state import Forecast, Frozen
+
+if TYPE_CHECKING:
+    from engine.build import Prepared
 
 EPS = 1e-6
+MIN_WARMUP = 250
 BUCKETS: tuple[float, ...] = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 1.0)
 
 
@@ -121,3 +130,114 @@ def score(
         ),
         calibration=tuple(bins),
     )
+
+
+# --------------------------------------------------------------------------- replay
+
+
+class WalkDay(Frozen):
+    """One replayed forecast: made on ``date`` with data up to ``date`` only."""
+
+    date: dt.date
+    horizon: int
+    prob_up: float
+    base_rate: float
+    call: str
+    realized_return: float | None = Field(None, description="r_h from date; None at the end")
+
+
+class WalkForward(Frozen):
+    """The replay and its scores; ``days`` holds every forecast, scored or not."""
+
+    first_date: dt.date
+    last_date: dt.date
+    warmup: int
+    days: tuple[WalkDay, ...]
+    scores: tuple[HorizonScore, ...]
+    notes: tuple[str, ...] = ()
+
+
+Forecaster = Callable[["Prepared", dt.date], Sequence[Forecast]]
+
+
+def _state_forecaster(prepared: Prepared, day: dt.date) -> Sequence[Forecast]:
+    from engine.build import state_at
+
+    st = state_at(prepared, day)
+    return (st.tomorrow, st.next_5_days)
+
+
+def walk_forward(
+    prepared: Prepared,
+    *,
+    warmup: int = MIN_WARMUP,
+    forecaster: Forecaster | None = None,
+    notes: Sequence[str] = (),
+) -> WalkForward:
+    """Replay the forecaster on every day after ``warmup`` days, expanding window.
+
+    Each day's forecast comes from ``forecaster(prepared, day)`` (default: the engine's
+    ``state_at``), which sees only windows closed by that day; the outcome is the
+    forward return ``r_h`` from ``prepared.fwd`` and is used only for scoring.
+    """
+    if warmup < MIN_WARMUP:
+        raise InputDataError(f"the walk-forward needs at least {MIN_WARMUP} warm-up days")
+    frame = prepared.dataset.frame
+    dates = pd.DatetimeIndex(frame.index)
+    if len(dates) <= warmup + 1:
+        raise InsufficientHistoryError(
+            f"the walk-forward needs more than {warmup + 1} trading days; the data has "
+            f"{len(dates)} ({dates[0].date()} .. {dates[-1].date()})"
+            if len(dates)
+            else "the walk-forward needs data; none was given"
+        )
+    fc = forecaster or _state_forecaster
+    fwd = {h: forward_column(prepared.fwd, h) for h in HORIZONS}
+    days: list[WalkDay] = []
+    for t in range(warmup, len(dates)):
+        day = dates[t].date()
+        for f in fc(prepared, day):
+            r = fwd[f.horizon][t]
+            days.append(
+                WalkDay(
+                    date=day,
+                    horizon=f.horizon,
+                    prob_up=f.prob_up,
+                    base_rate=f.base_rate,
+                    call=f.call,
+                    realized_return=None if np.isnan(r) else float(r),
+                )
+            )
+    return WalkForward(
+        first_date=dates[warmup].date(),
+        last_date=dates[-1].date(),
+        warmup=warmup,
+        days=tuple(days),
+        scores=score_days(days),
+        notes=tuple(notes),
+    )
+
+
+def score_days(days: Sequence[WalkDay]) -> tuple[HorizonScore, ...]:
+    """Scores per horizon over the days whose outcome is known."""
+    out = []
+    for h in sorted({d.horizon for d in days}):
+        ds = [d for d in days if d.horizon == h and d.realized_return is not None]
+        out.append(
+            score(
+                h,
+                [d.prob_up for d in ds],
+                [d.base_rate for d in ds],
+                [d.call for d in ds],
+                [d.realized_return is not None and d.realized_return > 0 for d in ds],
+            )
+        )
+    return tuple(out)
+
+
+def forward_column(fwd: pd.DataFrame, h: int) -> npt.NDArray[np.float64]:
+    """The ``r_h`` column of a forward-return frame as floats."""
+    for key in (h, f"r{h}", f"r_{h}", f"fwd_{h}", f"ret_{h}"):
+        if key in fwd.columns:
+            return np.asarray(fwd[key].to_numpy(dtype=np.float64))
+    raise KeyError(f"no {h}-day forward-return column among {list(fwd.columns)}")
