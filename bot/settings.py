@@ -42,6 +42,26 @@ class Settings(BaseSettings):
     dark_pool_threshold: float = Field(1.5, alias="IWM_DARK_POOL_THRESHOLD", gt=0)
     log_level: str = Field("WARNING", alias="IWM_LOG_LEVEL")
 
+    # --- market-data providers (``iwm-analyst update``) ---------------------------
+    http_timeout: float = Field(20.0, alias="IWM_HTTP_TIMEOUT", gt=0)
+    backfill_years: int = Field(3, alias="IWM_BACKFILL_YEARS", ge=1, le=20)
+    yahoo_chart_url: str = Field(
+        "https://query1.finance.yahoo.com/v8/finance/chart/{symbol}", alias="IWM_YAHOO_CHART_URL"
+    )
+    stooq_url: str = Field("https://stooq.com/q/d/l/?s={symbol}&i=d", alias="IWM_STOOQ_URL")
+    cboe_vix_url: str = Field(
+        "https://cdn.cboe.com/api/global/us_indices/daily_prices/VIX_History.csv",
+        alias="IWM_CBOE_VIX_URL",
+    )
+    finra_url: str = Field(
+        "https://cdn.finra.org/equity/regsho/daily/CNMSshvol{ymd}.txt", alias="IWM_FINRA_URL"
+    )
+    chain_url: str = Field(
+        "https://cdn.cboe.com/api/global/delayed_quotes/options/{symbol}.json",
+        alias="IWM_CHAIN_URL",
+    )
+    chain_fallback_url: str | None = Field(None, alias="IWM_CHAIN_FALLBACK_URL")
+
     # --- language model (any OpenAI-compatible server) ---------------------------
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
