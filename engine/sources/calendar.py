@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import warnings
 
 import pandas as pd
 
@@ -17,7 +18,11 @@ _FIRST = "1990-01-02"
 def _sessions() -> pd.DatetimeIndex:
     import exchange_calendars as xcals
 
-    cal = xcals.get_calendar("XNYS", start=_FIRST)
+    with warnings.catch_warnings():
+        # exchange_calendars trips a pandas deprecation warning of its own internals.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cal = xcals.get_calendar("XNYS", start=_FIRST)
     return pd.DatetimeIndex(cal.sessions).tz_localize(None).normalize()
 
 

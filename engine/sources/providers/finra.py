@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pandas as pd
 
 from engine.errors import ProviderError
@@ -25,6 +26,7 @@ from engine.sources.providers.http import (
     SourceUnavailable,
     fetch,
     looks_like_html,
+    make_client,
 )
 
 log = logging.getLogger(__name__)
@@ -97,13 +99,13 @@ class FinraProvider:
             return None
         return self.cache_dir / f"CNMSshvol{day:%Y%m%d}.txt"
 
-    def day_text(self, day: dt.date) -> tuple[str, bool]:
+    def day_text(self, day: dt.date, client: httpx.Client | None = None) -> tuple[str, bool]:
         """The raw file of ``day`` and whether it came from the cache."""
         cached = self._cache_path(day)
         if cached is not None and cached.is_file():
             return cached.read_text(encoding="utf-8", errors="replace"), True
         url = self.url_template.format(ymd=f"{day:%Y%m%d}")
-        text = fetch(url, what=f"FINRA short volume {day}", config=self.http).text
+        text = fetch(url, what=f"FINRA short volume {day}", config=self.http, client=client).text
         what = f"FINRA short volume {day}"
         parse_short_volume(text, self.symbol, what)  # refuse HTML/garbage before caching
         if cached is not None:
@@ -122,12 +124,18 @@ class FinraProvider:
         transport failure that outlives the retries stops the backfill with
         ProviderError, keeping the files cached so far.
         """
+        with make_client(self.http) as client:
+            return self._fetch_days(days, client, progress)
+
+    def _fetch_days(
+        self, days: Sequence[dt.date], client: httpx.Client, progress: Progress | None
+    ) -> BackfillResult:
         rows: list[ShortVolume] = []
         out = BackfillResult(frame=pd.DataFrame())
         for i, day in enumerate(days, start=1):
             what = f"FINRA short volume {day}"
             try:
-                text, cached = self.day_text(day)
+                text, cached = self.day_text(day, client)
                 row = parse_short_volume(text, self.symbol, what)
             except SourceUnavailable:
                 raise

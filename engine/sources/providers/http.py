@@ -54,6 +54,13 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, _Retryable | httpx.TransportError)
 
 
+def make_client(config: HttpConfig) -> httpx.Client:
+    """A client to share across many requests to one host (keeps connections open)."""
+    return httpx.Client(
+        timeout=config.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True
+    )
+
+
 def fetch(
     url: str,
     *,
@@ -68,9 +75,7 @@ def fetch(
     """
     cfg = config or HttpConfig()
     own = client is None
-    http = client or httpx.Client(
-        timeout=cfg.timeout, headers={"User-Agent": USER_AGENT}, follow_redirects=True
-    )
+    http = client or make_client(cfg)
     retrying = Retrying(
         stop=stop_after_attempt(cfg.attempts) | stop_after_delay(cfg.deadline),
         wait=wait_random_exponential(multiplier=cfg.backoff_multiplier, max=cfg.backoff_max),
