@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -106,9 +107,9 @@ def _make_handler(server: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     return _H
 
 
-@pytest.fixture
-def loopback() -> Iterator[LoopbackServer]:
-    """A fresh loopback HTTP server per test; stopped at the end."""
+@contextmanager
+def serve() -> Iterator[LoopbackServer]:
+    """Run a loopback server in a thread for the duration of the block (tests, bench)."""
     state = LoopbackServer("127.0.0.1", 0)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(state))
     httpd.daemon_threads = True
@@ -122,3 +123,10 @@ def loopback() -> Iterator[LoopbackServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def loopback() -> Iterator[LoopbackServer]:
+    """A fresh loopback HTTP server per test; stopped at the end."""
+    with serve() as server:
+        yield server
