@@ -112,7 +112,7 @@ def cmd_update(
 
     console = Console()
     wanted = tuple(s for s in SERIES_ORDER if not args.only or s in args.only)
-    years = args.backfill_years or settings.backfill_years
+    years = settings.backfill_years if args.backfill_years is None else args.backfill_years
     if years < 1:
         raise UserInputError("--backfill-years must be at least 1")
     day = today or dt.date.today()
@@ -144,6 +144,8 @@ def cmd_update(
             )
     console.print(freshness_table(report))
     for r in report.results:
+        if r.error:
+            console.print(f"  [red]{r.series} failed:[/red] {r.error}", highlight=False)
         if r.note:
             console.print(f"  {r.series}: {r.note}", highlight=False)
     if not report.ok:
@@ -163,7 +165,7 @@ def freshness_table(report: UpdateReport) -> Any:
     for r in report.results:
         behind = "-" if r.stale_days is None else f"{r.stale_days} day(s)"
         if r.error:
-            status = f"[red]failed: {r.error}[/red]"
+            status = "[red]failed (see below)[/red]"
         elif r.stale_days is not None and r.stale_days > 1:
             status = "[yellow]stale[/yellow]"
         else:

@@ -116,7 +116,7 @@ def update(
             source, changed, note = steps[name]()
         except AnalystError as exc:
             error = str(exc)
-            log.warning("update of %s failed: %s", name, exc)
+            log.info("update of %s failed: %s", name, exc)
         except Exception as exc:  # one broken source must not stop the others
             log.exception("unexpected failure updating %s", name)
             error = f"unexpected {type(exc).__name__}: {exc}"

@@ -203,7 +203,7 @@ class ChainProvider:
                 resp = fetch(url, what=f"{self.symbol} option chain", config=self.http)
                 return decode(resp.text, url)
             except (ProviderError, InputDataError) as exc:
-                log.warning("chain source failed: %s", exc)
+                log.info("chain source failed: %s", exc)
                 errors.append(str(exc))
         hint = "" if self.fallback_url else " (set IWM_CHAIN_FALLBACK_URL for a second source)"
         raise ProviderError("; ".join(errors) + hint)

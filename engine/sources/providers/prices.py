@@ -106,7 +106,7 @@ class PriceProvider:
         try:
             return self._window(self.fetch_yahoo(start, end), start, end), "yahoo"
         except ProviderError as exc:
-            log.warning("%s", exc)
+            log.info("%s", exc)
             errors.append(str(exc))
         try:
             return self._window(self.fetch_stooq(), start, end), "stooq"

@@ -60,7 +60,7 @@ class VixProvider:
             resp = fetch(self.cboe_url, what="CBOE VIX history", config=self.http)
             df, source = parse_cboe_vix(resp.text), "cboe"
         except ProviderError as exc:
-            log.warning("%s", exc)
+            log.info("%s", exc)
             errors.append(str(exc))
             try:
                 yahoo = PriceProvider(symbol="^VIX", yahoo_url=self.yahoo_url, http=self.http)
