@@ -202,10 +202,11 @@ def guess_kind(path: Path) -> str:
         return "gex"
     if cols & {"dp_ratio", "ratio", "shortvolume", "short_volume", "dix"}:
         return "dark_pool"
-    if "volume" in cols or "adj close" in cols or "adj_close" in cols:
-        return "prices"
+    # An index file often carries an all-zero volume column, so the name decides first.
     if "vix" in cols or "vix" in path.stem.lower():
         return "vix"
+    if "volume" in cols or "adj close" in cols or "adj_close" in cols:
+        return "prices"
     raise UserInputError(
         f"cannot tell what {path.name} holds from its columns {sorted(cols)}; "
         "pass --kind prices|vix|gex|dark_pool"

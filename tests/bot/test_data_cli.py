@@ -103,6 +103,8 @@ def test_guess_kind_from_columns(tmp_path: Path) -> None:
     cases = {
         "a.csv": ("date,open,high,low,close,volume\n", "prices"),
         "VIX_History.csv": ("DATE,OPEN,HIGH,LOW,CLOSE\n", "vix"),
+        "VIX.csv": ("date,open,high,low,close,volume\n", "vix"),
+        "DIX.csv": ("date,price,dix,gex\n", "gex"),
         "c.csv": ("date,gex\n", "gex"),
         "d.csv": ("date,dp_ratio\n", "dark_pool"),
     }
