@@ -9,11 +9,13 @@ binomial p-value against the base rate, Benjamini-Hochberg q-values across all r
 horizons, the playbook's claim and a verdict (:func:`engine.stats.verdict`).
 
 Overlapping windows: at 5 days, neighbouring fires share most of their window, so they
-are not independent observations. The Wilson interval and the binomial test therefore
-use the number of independent episodes as the effective sample size (at the measured
-win rate); using every fire would overstate the certainty. The bootstrap handles the
-same dependence with blocks of ``max(5, 2h)`` consecutive fires. At 1 day every fire is
-an episode and nothing changes.
+are not independent observations. The Wilson interval and the binomial test use the
+effective sample size of :func:`engine.stats.effective_sample_size` (the fire count
+deflated by the correlation of overlapping windows) at the measured win rate; counting
+every fire would overstate the certainty (a random rule that fires in runs then looks
+significant 16% of the time instead of 5%). The "too few cases" gate counts
+non-overlapping episodes. The bootstrap handles the same dependence with blocks of
+``max(5, 2h)`` consecutive fires. At 1 day nothing changes.
 
 The same table is split by regime on the fire day: VIX below / at-or-above the high-VIX
 threshold, GEX at-or-above / below zero. Each regime row's base rate is every day of that
@@ -144,8 +146,8 @@ def _one(
     if n:
         win_rate = wins / n
         # Overlapping windows are not independent: the interval and the test use the
-        # independent episodes as the effective sample size, at the measured win rate.
-        n_eff = values["n_episodes"]
+        # effective sample size (stats.effective_sample_size), at the measured win rate.
+        n_eff = max(1, round(stats.effective_sample_size(pos, h)))
         k_eff = round(win_rate * n_eff)
         values["win_rate"] = win_rate
         ci = stats.wilson_interval(k_eff, n_eff)

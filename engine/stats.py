@@ -159,6 +159,36 @@ def independent_episodes(positions: npt.NDArray[np.int64], horizon: int) -> npt.
     return np.asarray(kept, dtype=np.int64)
 
 
+def effective_sample_size(positions: npt.NDArray[np.int64], horizon: int) -> float:
+    """Effective number of independent win/loss outcomes among overlapping windows.
+
+    Two ``h``-day forward returns starting ``d < h`` days apart share ``h - d`` daily
+    returns, so (for independent daily returns) they correlate ``rho = (h - d) / h``;
+    their up/down outcomes then correlate ``(2 / pi) * arcsin(rho)`` (exact for Gaussian
+    returns). The variance of the win count is inflated by
+    ``1 + (2 / n) * sum over pairs of that correlation``, and ``n_eff = n / inflation``.
+    Equals ``n`` at ``h == 1``. Using every fire as independent inflates false
+    positives (about 16% instead of 5% in the clustered-rule test); using only
+    non-overlapping episodes throws information away (about 0.5%).
+    """
+    pos = np.unique(np.asarray(positions, dtype=np.int64))
+    n = int(pos.size)
+    if n == 0:
+        return 0.0
+    if horizon <= 1:
+        return float(n)
+    pair_sum = 0.0
+    for d in range(1, horizon):
+        pairs = int(np.count_nonzero(np.diff(pos) == d)) if d == 1 else _pairs_at(pos, d)
+        pair_sum += pairs * (2.0 / math.pi) * math.asin((horizon - d) / horizon)
+    return n / (1.0 + 2.0 * pair_sum / n)
+
+
+def _pairs_at(pos: npt.NDArray[np.int64], d: int) -> int:
+    """Number of pairs of positions exactly ``d`` apart (positions unique, sorted)."""
+    return int(np.isin(pos + d, pos, assume_unique=True).sum())
+
+
 def verdict(
     *,
     n_episodes: int,

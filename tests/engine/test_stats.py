@@ -117,3 +117,14 @@ def test_random_fire_rule_scores_near_base_rate() -> None:
     assert abs(float(np.mean(lifts))) < 0.01
     # one-sided test at 5%: expect about 5% false positives (binomial: 20 +- 9 of 400)
     assert supported / n_trials < 0.09
+
+
+def test_effective_sample_size() -> None:
+    assert stats.effective_sample_size(np.array([1, 2, 3]), 1) == 3.0
+    # far apart: no overlap, every fire counts fully
+    assert stats.effective_sample_size(np.array([0, 10, 20]), 5) == 3.0
+    # two fires one day apart at h=5: rho = 0.8, sign correlation (2/pi) asin(0.8)
+    rho = 2 / np.pi * np.arcsin(0.8)
+    assert stats.effective_sample_size(np.array([0, 1]), 5) == pytest.approx(2 / (1 + rho))
+    run = stats.effective_sample_size(np.arange(100, dtype=np.int64), 5)
+    assert 20 < run < 40  # a long run of daily fires: about one per 3 days
