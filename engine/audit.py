@@ -34,7 +34,7 @@ import datetime as dt
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +42,10 @@ import pandas as pd
 from pydantic import Field
 
 from engine import stats
-from engine.state import Direction, Frozen, HorizonStats, Interval
+from engine.state import Direction, Frozen, HorizonStats, Interval, RuleState
+
+if TYPE_CHECKING:
+    from engine.build import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -360,4 +363,84 @@ def pit_counts(fires: BoolArray, r: FloatArray, h: int, direction: Direction) ->
         wins=shifted(f & won),
         base_n=shifted(valid),
         base_wins=shifted(won),
+    )
+
+
+def audit(
+    prepared: Prepared,
+    as_of: dt.date | None = None,
+    seed: int = 0,
+    n_boot: int = stats.DEFAULT_RESAMPLES,
+) -> AuditTable:
+    """The full audit of a prepared dataset: every rule x horizon, then by regime.
+
+    Only windows that closed by ``as_of`` (default: the last day) count. Caveats of the
+    inputs (e.g. a stand-in GEX series, synthetic data) are carried into ``notes``.
+    """
+    frame = prepared.dataset.frame
+    notes = [
+        f"{p.series}: {p.note}" for p in prepared.dataset.provenance if getattr(p, "note", None)
+    ]
+    if any(getattr(p, "synthetic", False) for p in prepared.dataset.provenance):
+        notes.append("synthetic demo data: these figures say nothing about the real market")
+    return audit_frames(
+        frame,
+        prepared.fires,
+        {h: fwd_column(prepared.fwd, h) for h in HORIZONS},
+        specs_from_playbook(prepared.playbook),
+        high_vix=prepared.params.high_vix,
+        as_of=as_of,
+        seed=seed,
+        n_boot=n_boot,
+        notes=notes,
+    )
+
+
+def fwd_column(fwd: pd.DataFrame, h: int) -> FloatArray:
+    """The ``r_h`` column of a forward-return frame as floats."""
+    for key in (h, f"r{h}", f"r_{h}", f"fwd_{h}", f"ret_{h}"):
+        if key in fwd.columns:
+            return np.asarray(fwd[key].to_numpy(dtype=np.float64))
+    raise KeyError(f"no {h}-day forward-return column among {list(fwd.columns)}")
+
+
+def specs_from_playbook(playbook: Any) -> list[RuleSpec]:
+    """Rule specs (name, tier, direction, claims per horizon) from the engine's playbook.
+
+    Each playbook rule carries its claim(s) as :class:`engine.state.RuleClaim` objects
+    (``claims`` or a single ``claim``), with horizon, win rate and mean return.
+    """
+    specs = []
+    for rule in playbook.rules:
+        raw = getattr(rule, "claims", None)
+        if raw is None:
+            one = getattr(rule, "claim", None)
+            raw = () if one is None else (one,)
+        claims = {int(c.horizon): (c.win_rate, c.mean_return) for c in raw}
+        specs.append(RuleSpec(rule.name, int(rule.tier), rule.direction, claims))
+    return specs
+
+
+def enrich_rule_states(
+    prepared: Prepared, rules: Sequence[RuleState], as_of: dt.date | None, seed: int = 0
+) -> tuple[RuleState, ...]:
+    """``rules`` with ``stats`` replaced by the audit figures for ``as_of``.
+
+    What ``state_at`` calls. Every rule gets the cheap figures (counts, Wilson interval,
+    base rate, lift, p, BH q across all rules and horizons, claim, verdict); the rules
+    that fire today also get the block-bootstrap intervals of the mean and median
+    (those are the ones a narrator quotes, and the bootstrap is the expensive part).
+    """
+    specs = specs_from_playbook(prepared.playbook)
+    fired = {r.name for r in rules if r.fired}
+    by_rule = rule_stats(
+        prepared.fires,
+        {h: fwd_column(prepared.fwd, h) for h in HORIZONS},
+        specs,
+        as_of,
+        bootstrap_rules=fired,
+        seed=seed,
+    )
+    return tuple(
+        r.model_copy(update={"stats": by_rule[r.name]}) if r.name in by_rule else r for r in rules
     )

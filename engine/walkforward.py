@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import Field
 
-from engine.audit import HORIZONS
+from engine.audit import HORIZONS, fwd_column
 from engine.errors import InputDataError, InsufficientHistoryError
 from engine.state import Forecast, Frozen
 
@@ -192,7 +192,7 @@ def walk_forward(
             else "the walk-forward needs data; none was given"
         )
     fc = forecaster or _state_forecaster
-    fwd = {h: forward_column(prepared.fwd, h) for h in HORIZONS}
+    fwd = {h: fwd_column(prepared.fwd, h) for h in HORIZONS}
     days: list[WalkDay] = []
     for t in range(warmup, len(dates)):
         day = dates[t].date()
@@ -233,11 +233,3 @@ def score_days(days: Sequence[WalkDay]) -> tuple[HorizonScore, ...]:
             )
         )
     return tuple(out)
-
-
-def forward_column(fwd: pd.DataFrame, h: int) -> npt.NDArray[np.float64]:
-    """The ``r_h`` column of a forward-return frame as floats."""
-    for key in (h, f"r{h}", f"r_{h}", f"fwd_{h}", f"ret_{h}"):
-        if key in fwd.columns:
-            return np.asarray(fwd[key].to_numpy(dtype=np.float64))
-    raise KeyError(f"no {h}-day forward-return column among {list(fwd.columns)}")

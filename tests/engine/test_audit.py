@@ -137,3 +137,42 @@ def test_random_clustered_rule_false_positive_rate_near_nominal() -> None:
             lifts.append(s.lift)
     assert abs(float(np.mean(lifts))) < 0.02
     assert 0.005 < float(np.mean(hits)) < 0.08
+
+
+def test_enrich_rule_states_bootstraps_only_fired_rules() -> None:
+    from types import SimpleNamespace
+
+    from engine.audit import enrich_rule_states, specs_from_playbook
+    from engine.state import RuleClaim, RuleState
+
+    frame, fires, fwd = _inputs()
+    playbook = SimpleNamespace(
+        rules=[
+            SimpleNamespace(
+                name="Coin",
+                tier=2,
+                direction="bullish",
+                claims=(RuleClaim(horizon=1, win_rate=0.55),),
+            ),
+            SimpleNamespace(name="Bear", tier=3, direction="bearish", claim=None),
+        ]
+    )
+    specs = specs_from_playbook(playbook)
+    assert specs[0].claims == {1: (0.55, None)} and specs[1].claims == {}
+    prepared = SimpleNamespace(
+        playbook=playbook, fires=fires, fwd=pd.DataFrame({1: fwd[1], 5: fwd[5]}, index=frame.index)
+    )
+    rules = [
+        RuleState(
+            name=n, tier=2, direction="bullish", signal="", rationale="", fired=f, available=True
+        )
+        for n, f in (("Coin", True), ("Bear", False))
+    ]
+    as_of = frame.index[500].date()
+    out = enrich_rule_states(prepared, rules, as_of)  # type: ignore[arg-type]
+    coin, bear = out
+    assert [s.horizon for s in coin.stats] == [1, 5]
+    assert coin.stats[0].mean_return_ci is not None and bear.stats[0].mean_return_ci is None
+    assert coin.stats[0].claim_win_rate == 0.55 and coin.stats[0].verdict is not None
+    direct = rule_stats(fires, fwd, specs, as_of, bootstrap_rules={"Coin"})
+    assert coin.stats == direct["Coin"]
