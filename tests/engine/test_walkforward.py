@@ -22,3 +22,77 @@ def test_score_against_hand_values() -> None:
     assert sum(b.n for b in s.calibration) == 4
     top = s.calibration[-1]
     assert top.n == 1 and top.realized == 1.0
+
+
+def _prepared(n: int = 400, seed: int = 42):
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    idx = pd.bdate_range("2018-01-02", periods=n, name="date")
+    close = 100 * np.exp(np.cumsum(rng.normal(0.0004, 0.012, n)))
+    frame = pd.DataFrame({"adj_close": close}, index=idx)
+    fwd = pd.DataFrame(
+        {h: np.r_[close[h:] / close[:-h] - 1, np.full(h, np.nan)] for h in (1, 5)}, index=idx
+    )
+    return SimpleNamespace(dataset=SimpleNamespace(frame=frame), fwd=fwd)
+
+
+def _base_rate_forecaster(prepared, day):
+    """Forecasts the running base rate, from windows closed by ``day`` only."""
+    from engine.state import Forecast
+
+    t = int(prepared.dataset.frame.index.get_loc(np.datetime64(day)))
+    out = []
+    for h in (1, 5):
+        r = prepared.fwd[h].to_numpy()[: max(0, t - h + 1)]
+        p = float((r > 0).mean())
+        out.append(Forecast(horizon=h, call="Neutral", flavour="", prob_up=p, base_rate=p,
+                            base_n=r.size, confidence="low", method="base"))  # fmt: skip
+    return out
+
+
+def test_walk_forward_replay_and_scores() -> None:
+    from engine.walkforward import walk_forward
+
+    prepared = _prepared()
+    wf = walk_forward(prepared, forecaster=_base_rate_forecaster)
+    assert wf.first_date == prepared.dataset.frame.index[250].date()
+    assert len(wf.days) == 2 * 150
+    s1, s5 = wf.scores
+    assert s1.n == 149 and s5.n == 145  # the last h days have no outcome yet
+    assert s1.model.brier == pytest.approx(s1.baselines[0].brier)
+    assert s5.model.log_loss == pytest.approx(s5.baselines[0].log_loss)
+    day = wf.days[10]  # two forecasts a day: the 6th day, row 255
+    assert day.realized_return == pytest.approx(prepared.fwd[day.horizon].iloc[255])
+
+
+def test_walk_forward_never_sees_the_future() -> None:
+    """Changing every price after day t leaves the forecasts up to t unchanged."""
+    from types import SimpleNamespace
+
+    from engine.walkforward import walk_forward
+
+    a = _prepared()
+    b_frame = a.dataset.frame.copy()
+    b_fwd = a.fwd.copy()
+    b_fwd.iloc[320:] = -b_fwd.iloc[320:]  # a different future from day 320 on
+    b = SimpleNamespace(dataset=SimpleNamespace(frame=b_frame), fwd=b_fwd)
+    wa = walk_forward(a, forecaster=_base_rate_forecaster)
+    wb = walk_forward(b, forecaster=_base_rate_forecaster)
+    cut = a.dataset.frame.index[320].date()
+    pa = [(d.date, d.horizon, d.prob_up) for d in wa.days if d.date <= cut]
+    pb = [(d.date, d.horizon, d.prob_up) for d in wb.days if d.date <= cut]
+    assert pa == pb
+    assert wa.days[-1].prob_up != wb.days[-1].prob_up
+
+
+def test_walk_forward_needs_warmup() -> None:
+    from engine.errors import InputDataError
+    from engine.walkforward import walk_forward
+
+    with pytest.raises(InputDataError):
+        walk_forward(_prepared(200), forecaster=_base_rate_forecaster)
+    with pytest.raises(InputDataError):
+        walk_forward(_prepared(), warmup=100, forecaster=_base_rate_forecaster)
