@@ -1,0 +1,286 @@
+"""Building the :class:`~engine.state.MarketState` for a day.
+
+``prepare`` does the per-dataset work once (indicators, rule fires, forward returns);
+``state_at`` then reads one day out of it. Every indicator is causal and every statistic
+is cut at the as-of row (:mod:`engine.audit`), so ``state_at(prepare(data), t)`` equals
+``state_at(prepare(data truncated at t), t)``: rows after ``t`` change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from engine.audit import enrich_rule_states
+from engine.edge import forward_returns
+from engine.errors import InputDataError, InsufficientHistoryError
+from engine.forecast import make_forecast
+from engine.indicators import compute_indicators
+from engine.rules import Playbook, evaluate_rules, explain, is_available, load_playbook
+from engine.sources.csv_import import Dataset
+from engine.state import (
+    Bar,
+    DarkPoolRegime,
+    EngineParams,
+    GexRegime,
+    Indicators,
+    MarketState,
+    Regime,
+    RuleState,
+    SeriesProvenance,
+    VixRegime,
+)
+
+#: Rows with every indicator the bundled rules need (SMA50, MACD histogram, SMA20 slope).
+WARMUP_COLUMNS = ("sma50", "macd_hist", "rsi14", "bb_lower")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything computed once per dataset, shared by every day's state."""
+
+    dataset: Dataset
+    playbook: Playbook
+    params: EngineParams
+    ind: pd.DataFrame
+    fires: pd.DataFrame
+    fwd: pd.DataFrame
+
+
+def prepare(
+    dataset: Dataset, playbook: Playbook | None = None, params: EngineParams | None = None
+) -> Prepared:
+    """Indicators, rule fires and forward returns over the whole dataset."""
+    book = playbook or load_playbook()
+    prm = params or EngineParams()
+    ind = compute_indicators(dataset.frame)
+    return Prepared(
+        dataset=dataset,
+        playbook=book,
+        params=prm,
+        ind=ind,
+        fires=evaluate_rules(book, ind, prm),
+        fwd=forward_returns(dataset.frame),
+    )
+
+
+def _f(value: object) -> float | None:
+    """A finite float, or None for NaN/missing."""
+    if value is None:
+        return None
+    x = float(value)  # type: ignore[arg-type]
+    return x if math.isfinite(x) else None
+
+
+def _position(index: pd.DatetimeIndex, as_of: dt.date | None) -> int:
+    if as_of is None:
+        return len(index) - 1
+    first, last = index[0].date(), index[-1].date()
+    if as_of > last:
+        raise InputDataError(f"no data for {as_of}: the data ends on {last}")
+    if as_of < first:
+        raise InsufficientHistoryError(f"no data for {as_of}: the data starts on {first}")
+    return int(index.searchsorted(pd.Timestamp(as_of), side="right")) - 1
+
+
+def _check_warmup(ind: pd.DataFrame, pos: int) -> None:
+    row = ind.iloc[pos]
+    missing = [c for c in WARMUP_COLUMNS if pd.isna(row[c])]
+    if missing:
+        ready = ind[list(WARMUP_COLUMNS)].notna().all(axis=1).to_numpy()
+        first = ind.index[int(np.argmax(ready))].date() if ready.any() else None
+        hint = f"; the first day with every indicator is {first}" if first else ""
+        raise InsufficientHistoryError(
+            f"not enough history before {ind.index[pos].date()} for {', '.join(missing)}: "
+            f"the indicators need about 60 trading days{hint}"
+        )
+
+
+def _inputs_hash(frame: pd.DataFrame, pos: int) -> str:
+    hashed = pd.util.hash_pandas_object(frame.iloc[: pos + 1], index=True).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()
+
+
+def _provenance_at(
+    prov: tuple[SeriesProvenance, ...], index: pd.DatetimeIndex, pos: int
+) -> tuple[SeriesProvenance, ...]:
+    as_of = index[pos].date()
+    out = []
+    for p in prov:
+        if p.last_date is None:
+            out.append(p)
+            continue
+        last = min(p.last_date, as_of)
+        if p.first_date is not None and p.first_date > as_of:
+            out.append(p.model_copy(update={"first_date": None, "last_date": None, "rows": 0}))
+            continue
+        behind = int(index.searchsorted(pd.Timestamp(as_of), side="right")) - int(
+            index.searchsorted(pd.Timestamp(last), side="right")
+        )
+        out.append(p.model_copy(update={"last_date": last, "stale_days": max(behind, 0)}))
+    return tuple(out)
+
+
+def _rule_states(prepared: Prepared, pos: int) -> tuple[RuleState, ...]:
+    ind, fires = prepared.ind, prepared.fires
+    states = []
+    for spec in prepared.playbook.rules:
+        col = fires[spec.name].to_numpy()[: pos + 1]
+        hits = np.flatnonzero(col)
+        states.append(
+            RuleState(
+                name=spec.name,
+                tier=spec.tier,
+                direction=spec.direction,
+                signal=spec.signal,
+                nickname=spec.nickname,
+                rationale=spec.rationale,
+                claim=spec.claim,
+                fired=bool(col[-1]),
+                available=is_available(spec, ind, pos),
+                conditions=explain(spec, ind, pos, prepared.params),
+                last_fired=ind.index[hits[-1]].date() if hits.size else None,
+            )
+        )
+    return tuple(states)
+
+
+def _regime(prepared: Prepared, pos: int, gex_note: str | None) -> Regime:
+    row = prepared.ind.iloc[pos]
+    params = prepared.params
+    vix, gex, prev, dp = _f(row["vix"]), _f(row["gex"]), _f(row["gex_prev"]), _f(row["dp_ratio"])
+    vix_regime: Literal["high", "normal", "unknown"] = "unknown"
+    if vix is not None:
+        vix_regime = "high" if vix >= params.high_vix else "normal"
+    gex_regime: Literal["positive", "negative", "unknown"] = "unknown"
+    if gex is not None:
+        gex_regime = "negative" if gex < 0 else "positive"
+    dp_regime: Literal["bullish", "neutral", "unknown"] = "unknown"
+    if dp is not None:
+        dp_regime = "bullish" if dp > params.dark_pool_threshold else "neutral"
+    return Regime(
+        vix=VixRegime(
+            level=vix,
+            mean_10d=_f(row["vix_mean10"]),
+            high_threshold=params.high_vix,
+            regime=vix_regime,
+        ),
+        gex=GexRegime(
+            value=gex,
+            previous=prev,
+            regime=gex_regime,
+            flipped_positive=gex is not None and prev is not None and prev < 0 <= gex,
+            flipped_negative=gex is not None and prev is not None and prev >= 0 > gex,
+            note=gex_note,
+        ),
+        dark_pool=DarkPoolRegime(
+            ratio=dp,
+            mean_20d=_f(row["dp_mean20"]),
+            threshold=params.dark_pool_threshold,
+            regime=dp_regime,
+        ),
+    )
+
+
+def _warnings(prepared: Prepared, prov: tuple[SeriesProvenance, ...]) -> tuple[str, ...]:
+    out = list(prepared.dataset.warnings)
+    if any(p.synthetic for p in prov):
+        out.insert(
+            0,
+            "SYNTHETIC DEMO DATA: these prices and signals are simulated, not the market. "
+            "Use your own data with --csv FILE (or 'iwm-analyst import' / 'update').",
+        )
+    for p in prov:
+        if p.series != "prices" and p.rows == 0:
+            out.append(f"no {p.series} data: the rules that need it cannot fire")
+        elif p.stale_days is not None and p.stale_days > 1:
+            out.append(f"{p.series} is {p.stale_days} trading days old (last value {p.last_date})")
+        if p.note:
+            out.append(f"{p.series}: {p.note}")
+    return tuple(dict.fromkeys(out))
+
+
+def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IWM") -> MarketState:
+    """The MarketState on ``as_of`` (default: the last day), from data up to that day.
+
+    ``as_of`` on a non-trading day means the last trading day before it.
+    """
+    ind = prepared.ind
+    index = pd.DatetimeIndex(ind.index)
+    pos = _position(index, as_of)
+    _check_warmup(ind, pos)
+    row = ind.iloc[pos]
+    day = index[pos].date()
+    prov = _provenance_at(prepared.dataset.provenance, index, pos)
+    gex_note = next((p.note for p in prov if p.series == "gex" and p.note), None)
+    rules = enrich_rule_states(prepared, _rule_states(prepared, pos), day)
+    flavours = {r.name: r.flavour for r in prepared.playbook.rules}
+    close = float(row["close"])
+    return MarketState(
+        ticker=ticker,
+        as_of=day,
+        synthetic=any(p.synthetic for p in prov),
+        inputs_hash=_inputs_hash(prepared.dataset.frame, pos),
+        playbook_version=prepared.playbook.version,
+        params=prepared.params,
+        provenance=prov,
+        latest=Bar(
+            date=day,
+            open=float(row["open"]),
+            high=float(row["high"]),
+            low=float(row["low"]),
+            close=close,
+            adj_close=float(row["adj_close"]),
+            volume=_f(row["volume"]),
+            change_pct=_f(row["change"]),
+        ),
+        indicators=Indicators(
+            rsi14=_f(row["rsi14"]),
+            sma20=_f(row["sma20"]),
+            sma50=_f(row["sma50"]),
+            sma200=_f(row["sma200"]),
+            bb_upper=_f(row["bb_upper"]),
+            bb_middle=_f(row["bb_middle"]),
+            bb_lower=_f(row["bb_lower"]),
+            bb_percent_b=_f(row["bb_percent_b"]),
+            macd=_f(row["macd"]),
+            macd_signal=_f(row["macd_signal"]),
+            macd_hist=_f(row["macd_hist"]),
+            atr14=_f(row["atr14"]),
+            atr14_pct=_f(row["atr14_pct"]),
+            realized_vol_20=_f(row["realized_vol_20"]),
+            trend=row["trend"],
+            trend_basis=_trend_basis(row),
+        ),
+        regime=_regime(prepared, pos, gex_note),
+        rules=rules,
+        tomorrow=make_forecast(rules, 1, prepared.params, flavours),
+        next_5_days=make_forecast(rules, 5, prepared.params, flavours),
+        warnings=_warnings(prepared, prov),
+    )
+
+
+def _trend_basis(row: pd.Series) -> str:
+    close, sma20, sma50 = _f(row["close"]), _f(row["sma20"]), _f(row["sma50"])
+    if close is None or sma20 is None or sma50 is None:
+        return "not enough history for SMA20/SMA50"
+    above = "above" if close > sma50 else "below"
+    order = "above" if sma20 > sma50 else "below"
+    return f"close {above} SMA50, SMA20 {order} SMA50, SMA20 slope over 5 sessions"
+
+
+def build_state(
+    dataset: Dataset,
+    as_of: dt.date | None = None,
+    playbook: Playbook | None = None,
+    params: EngineParams | None = None,
+    ticker: str = "IWM",
+) -> MarketState:
+    """``state_at(prepare(dataset, playbook, params), as_of, ticker)`` in one call."""
+    return state_at(prepare(dataset, playbook, params), as_of, ticker)

@@ -1,0 +1,294 @@
+"""The playbook as data: loading rule specs from TOML and evaluating them on a frame.
+
+Rules are declarative (see the header of ``engine/data/playbook.toml``): every condition
+compares an indicator column with a number, another column or an engine parameter, or
+asks for a crossing. A rule fires when all its conditions hold. Nothing from the file is
+ever evaluated as code; unknown columns, operators or parameters raise
+:class:`engine.errors.RuleSpecError` naming the rule and the field.
+
+Missing data never fires a rule: a comparison with a NaN operand is False. A rule whose
+input series is missing entirely on the day is reported as *unavailable*.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import RuleSpecError
+from engine.indicators import INDICATOR_COLUMNS
+from engine.state import ConditionCheck, Direction, EngineParams, RuleClaim
+
+DEFAULT_PLAYBOOK: Final = Path(__file__).with_name("data") / "playbook.toml"
+
+#: Columns a condition may refer to.
+KNOWN_COLUMNS: Final = frozenset(
+    ("open", "high", "low", "close", "adj_close", "volume", "vix", "gex", "dp_ratio")
+) | frozenset(c for c in INDICATOR_COLUMNS if c != "trend")
+
+_COMPARE: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+CROSSINGS: Final = ("crosses_above", "crosses_below")
+OPERATORS: Final = (*_COMPARE, *CROSSINGS)
+
+#: Which raw input series each column depends on (for "unavailable" reporting).
+_SERIES_OF: Final = {"vix": "vix", "vix_mean10": "vix", "gex": "gex", "gex_prev": "gex"}
+_SERIES_OF_DP: Final = {"dp_ratio": "dp_ratio", "dp_mean20": "dp_ratio"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``left op right``; ``right`` is a float, a column name or ``param:NAME``."""
+
+    left: str
+    op: str
+    right: float | str
+
+    @property
+    def right_label(self) -> str:
+        if isinstance(self.right, str):
+            return self.right.removeprefix("param:")
+        return f"{self.right:g}"
+
+    @property
+    def text(self) -> str:
+        ops = {"crosses_above": "crosses above", "crosses_below": "crosses below"}
+        return f"{self.left} {ops.get(self.op, self.op)} {self.right_label}"
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    tier: int
+    direction: Direction
+    signal: str
+    nickname: str | None
+    flavour: str
+    rationale: str
+    claims: tuple[RuleClaim, ...]
+    when: tuple[Condition, ...]
+
+    @property
+    def series(self) -> frozenset[str]:
+        """Raw input series (vix, gex, dp_ratio) this rule depends on."""
+        names = set()
+        for cond in self.when:
+            for col in (cond.left, cond.right):
+                if isinstance(col, str):
+                    s = _SERIES_OF.get(col) or _SERIES_OF_DP.get(col)
+                    if s:
+                        names.add(s)
+        return frozenset(names)
+
+    @property
+    def claim(self) -> RuleClaim | None:
+        """The first (headline) claim, if any."""
+        return self.claims[0] if self.claims else None
+
+
+@dataclass(frozen=True)
+class Playbook:
+    rules: tuple[RuleSpec, ...]
+    version: str
+    source: str
+
+    def get(self, name: str) -> RuleSpec | None:
+        key = name.strip().lower()
+        return next((r for r in self.rules if r.name.lower() == key), None)
+
+
+def load_playbook(path: Path | None = None) -> Playbook:
+    """Parse a playbook TOML file (default: the bundled one) into :class:`Playbook`."""
+    target = Path(path) if path is not None else DEFAULT_PLAYBOOK
+    try:
+        raw_bytes = target.read_bytes()
+    except OSError as exc:
+        raise RuleSpecError(f"cannot read the playbook file {target}: {exc.strerror}") from exc
+    try:
+        doc = tomllib.loads(raw_bytes.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RuleSpecError(f"the playbook file {target} is not valid TOML: {exc}") from exc
+    entries = doc.get("rules")
+    if not isinstance(entries, list) or not entries:
+        raise RuleSpecError(f"the playbook file {target} has no [[rules]] entries")
+    rules = tuple(_parse_rule(e, i) for i, e in enumerate(entries, start=1))
+    names = [r.name.lower() for r in rules]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise RuleSpecError(f"the playbook names a rule twice: {', '.join(dupes)}")
+    version = hashlib.sha256(raw_bytes).hexdigest()[:12]
+    return Playbook(rules=rules, version=version, source=str(target))
+
+
+def _parse_rule(entry: object, index: int) -> RuleSpec:
+    if not isinstance(entry, dict):
+        raise RuleSpecError(f"rule #{index} is not a table")
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RuleSpecError(f"rule #{index} has no name")
+    where = f"rule {name!r}"
+    tier = entry.get("tier")
+    if tier not in (1, 2, 3):
+        raise RuleSpecError(f"{where}: tier must be 1, 2 or 3, not {tier!r}")
+    direction = entry.get("direction")
+    if direction not in ("bullish", "bearish"):
+        raise RuleSpecError(f"{where}: direction must be 'bullish' or 'bearish'")
+    when = entry.get("when")
+    if not isinstance(when, list) or not when:
+        raise RuleSpecError(f"{where}: 'when' must list at least one condition")
+    conditions = tuple(_parse_condition(c, where) for c in when)
+    claims = tuple(_parse_claim(c, where) for c in entry.get("claims", []))
+    text = {k: entry.get(k) for k in ("signal", "rationale", "flavour", "nickname")}
+    for key in ("signal", "rationale"):
+        if not isinstance(text[key], str) or not str(text[key]).strip():
+            raise RuleSpecError(f"{where}: '{key}' must be a non-empty string")
+    return RuleSpec(
+        name=name.strip(),
+        tier=int(tier),
+        direction="bullish" if direction == "bullish" else "bearish",
+        signal=str(text["signal"]),
+        nickname=str(text["nickname"]) if text["nickname"] else None,
+        flavour=str(text["flavour"] or ("Bullish" if direction == "bullish" else "Bearish")),
+        rationale=" ".join(str(text["rationale"]).split()),
+        claims=claims,
+        when=conditions,
+    )
+
+
+def _parse_condition(raw: object, where: str) -> Condition:
+    if not isinstance(raw, dict) or not {"left", "op", "right"} <= raw.keys():
+        raise RuleSpecError(f"{where}: each condition needs left, op and right")
+    left, op, right = raw["left"], raw["op"], raw["right"]
+    if left not in KNOWN_COLUMNS:
+        raise RuleSpecError(
+            f"{where}: unknown column {left!r} in 'left'; known: {', '.join(sorted(KNOWN_COLUMNS))}"
+        )
+    if op not in OPERATORS:
+        raise RuleSpecError(f"{where}: unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
+    if isinstance(right, bool) or not isinstance(right, (int, float, str)):
+        raise RuleSpecError(f"{where}: 'right' must be a number, a column or param:NAME")
+    if isinstance(right, str):
+        if right.startswith("param:"):
+            if right.removeprefix("param:") not in EngineParams.model_fields:
+                raise RuleSpecError(
+                    f"{where}: unknown parameter {right!r}; known: "
+                    + ", ".join(f"param:{p}" for p in EngineParams.model_fields)
+                )
+        elif right not in KNOWN_COLUMNS:
+            raise RuleSpecError(f"{where}: unknown column {right!r} in 'right'")
+        return Condition(left=left, op=op, right=right)
+    return Condition(left=left, op=op, right=float(right))
+
+
+def _parse_claim(raw: object, where: str) -> RuleClaim:
+    if not isinstance(raw, dict) or raw.get("horizon") not in (1, 5):
+        raise RuleSpecError(f"{where}: each claim needs horizon = 1 or 5")
+    try:
+        return RuleClaim(**raw)
+    except ValueError as exc:
+        raise RuleSpecError(f"{where}: bad claim {raw!r}: {exc}") from exc
+
+
+def _right_series(cond: Condition, ind: pd.DataFrame, params: EngineParams) -> pd.Series:
+    if isinstance(cond.right, str):
+        if cond.right.startswith("param:"):
+            value = float(getattr(params, cond.right.removeprefix("param:")))
+            return pd.Series(value, index=ind.index, dtype="float64")
+        return ind[cond.right].astype("float64")
+    return pd.Series(cond.right, index=ind.index, dtype="float64")
+
+
+def condition_mask(cond: Condition, ind: pd.DataFrame, params: EngineParams) -> pd.Series:
+    """Boolean series: where ``cond`` holds (NaN operands give False)."""
+    left = ind[cond.left].astype("float64")
+    right = _right_series(cond, ind, params)
+    if cond.op in _COMPARE:
+        result = _COMPARE[cond.op](left, right)
+    else:
+        prev_l, prev_r = left.shift(1), right.shift(1)
+        if cond.op == "crosses_above":
+            result = (prev_l < prev_r) & (left >= right)
+        else:
+            result = (prev_l >= prev_r) & (left < right)
+    return pd.Series(np.asarray(result, dtype=bool), index=ind.index)
+
+
+def evaluate_rules(playbook: Playbook, ind: pd.DataFrame, params: EngineParams) -> pd.DataFrame:
+    """One boolean column per rule: True on the days the rule fires."""
+    columns = {}
+    for rule in playbook.rules:
+        mask = pd.Series(True, index=ind.index)
+        for cond in rule.when:
+            mask &= condition_mask(cond, ind, params)
+        columns[rule.name] = mask
+    return pd.DataFrame(columns, index=ind.index)
+
+
+def _value(ind: pd.DataFrame, col: str, pos: int) -> float | None:
+    if pos < 0:
+        return None
+    v = float(ind[col].to_numpy(dtype="float64")[pos])
+    return None if np.isnan(v) else v
+
+
+def explain(
+    rule: RuleSpec, ind: pd.DataFrame, pos: int, params: EngineParams
+) -> tuple[ConditionCheck, ...]:
+    """The deciding values of each of ``rule``'s conditions on row ``pos``."""
+    checks = []
+    for cond in rule.when:
+        left = _value(ind, cond.left, pos)
+        if isinstance(cond.right, str) and cond.right.startswith("param:"):
+            right: float | None = float(getattr(params, cond.right.removeprefix("param:")))
+        elif isinstance(cond.right, str):
+            right = _value(ind, cond.right, pos)
+        else:
+            right = cond.right
+        passed: bool | None
+        if left is None or right is None:
+            passed = None
+        elif cond.op in _COMPARE:
+            passed = bool(_COMPARE[cond.op](left, right))
+        else:
+            prev_left = _value(ind, cond.left, pos - 1)
+            if prev_left is None:
+                passed = None
+            else:
+                prev_right: float | None = right
+                if isinstance(cond.right, str) and not cond.right.startswith("param:"):
+                    prev_right = _value(ind, cond.right, pos - 1)
+                if prev_right is None:
+                    passed = None
+                elif cond.op == "crosses_above":
+                    passed = prev_left < prev_right and left >= right
+                else:
+                    passed = prev_left >= prev_right and left < right
+        checks.append(
+            ConditionCheck(
+                text=cond.text,
+                left=cond.left,
+                left_value=left,
+                op=cond.op,
+                right=cond.right_label,
+                right_value=right,
+                passed=passed,
+            )
+        )
+    return tuple(checks)
+
+
+def is_available(rule: RuleSpec, ind: pd.DataFrame, pos: int) -> bool:
+    """False when an input series the rule needs has no value on row ``pos``."""
+    return all(not np.isnan(ind[s].to_numpy(dtype="float64")[pos]) for s in rule.series)

@@ -1,0 +1,364 @@
+"""Reading a trader's own CSV files into the canonical daily frame.
+
+Traders' files come from many places, so columns are matched case-insensitively through
+aliases, in any order; dates may be ISO (``2024-08-05``), ``MM/DD/YYYY`` (CBOE) or
+``YYYYMMDD`` (FINRA). Every problem becomes one :class:`InputDataError` line that says
+what was wrong and what would be accepted. Input files are only ever read.
+
+Auxiliary series (VIX, GEX, dark-pool ratio) are left-joined onto the price calendar, so
+a print on an exchange holiday never creates a trading day, and gaps are forward-filled
+for at most ``ffill_limit`` trading days, each fill reported as a warning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import InputDataError, InsufficientHistoryError
+from engine.frame import COLUMNS
+from engine.state import SeriesProvenance
+
+log = logging.getLogger(__name__)
+
+SeriesKind = Literal["prices", "vix", "gex", "dark_pool"]
+
+#: Rows the indicators need before the rules can be evaluated: SMA50 needs 50 closes and
+#: the MACD histogram 34; a few more give the trend label its SMA20 slope.
+MIN_ROWS: Final = 60
+
+ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "date": ("date", "timestamp", "time", "datetime", "day"),
+    "open": ("open", "open_price"),
+    "high": ("high", "high_price"),
+    "low": ("low", "low_price"),
+    "close": ("close", "close_price", "last", "price"),
+    "adj_close": ("adj close", "adj_close", "adjclose", "adjusted_close", "adjusted close"),
+    "volume": ("volume", "vol"),
+    "vix": ("vix", "vix_close", "vixclose", "vix close"),
+    "gex": ("gex", "net_gex", "total_gex", "netgex", "gamma_exposure"),
+    "dp_ratio": (
+        "stock_darkpoolbuysellratio",
+        "dark_pool_ratio",
+        "dp_ratio",
+        "darkpool_ratio",
+        "dark_pool_buy_sell_ratio",
+    ),
+    "short_volume": ("shortvolume", "short_volume"),
+    "total_volume": ("totalvolume", "total_volume"),
+}
+
+_ROLE_COLUMNS: Final[Mapping[SeriesKind, tuple[str, ...]]] = {
+    "prices": ("close",),
+    "vix": ("vix",),
+    "gex": ("gex",),
+    "dark_pool": ("dp_ratio",),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A canonical daily frame (:mod:`engine.frame`) with where each series came from."""
+
+    frame: pd.DataFrame
+    provenance: tuple[SeriesProvenance, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def _accepted(role: str) -> str:
+    return ", ".join(ALIASES[role])
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise InputDataError(f"file not found: {path}") from exc
+    except OSError as exc:
+        raise InputDataError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{Path(path).name} is not a UTF-8 text/CSV file") from exc
+    if not text.strip():
+        raise InputDataError(f"{Path(path).name} is empty")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    sep = "|" if lines and lines[0].count("|") > lines[0].count(",") else ","
+    if sep == "|" and len(lines) > 1 and "|" not in lines[-1]:
+        lines = lines[:-1]  # FINRA files end with a bare record-count line
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=sep, dtype=str)
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise InputDataError(f"{Path(path).name} is not a readable CSV file: {exc}") from exc
+    if frame.empty:
+        raise InputDataError(f"{Path(path).name} has a header but no data rows")
+    return frame
+
+
+def _match_columns(columns: Sequence[str]) -> dict[str, str]:
+    """Map canonical role -> actual column name (first alias that matches)."""
+    lowered = {str(c).strip().lower(): str(c) for c in columns}
+    found: dict[str, str] = {}
+    for role, names in ALIASES.items():
+        for name in names:
+            if name in lowered:
+                found[role] = lowered[name]
+                break
+    return found
+
+
+def _parse_dates(raw: pd.Series, name: str) -> pd.DatetimeIndex:
+    text = raw.astype(str).str.strip().str.slice(0, 10)
+    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%Y/%m/%d"):
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        if parsed.notna().mean() > 0.5:
+            break
+    bad = parsed.isna()
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy()))
+        raise InputDataError(
+            f"{name}: cannot read the date {raw.iloc[row]!r} on data row {row + 1} "
+            "(accepted: YYYY-MM-DD, MM/DD/YYYY, YYYYMMDD)"
+        )
+    idx = pd.DatetimeIndex(parsed).normalize()
+    dupes = idx[idx.duplicated()]
+    if len(dupes):
+        shown = ", ".join(str(d.date()) for d in dupes[:3])
+        raise InputDataError(f"{name}: duplicate dates ({shown}); keep one row per day")
+    return idx
+
+
+def _numbers(raw: pd.Series, column: str, name: str, *, positive: bool) -> pd.Series:
+    cleaned = raw.astype(str).str.strip().str.replace(",", "", regex=False)
+    cleaned = cleaned.mask(cleaned.str.lower().isin(("", "nan", "null", "none", "na")))
+    values = pd.to_numeric(cleaned, errors="coerce")
+    bad = values.isna() & cleaned.notna()
+    if bad.any():
+        row = int(np.argmax(bad.to_numpy()))
+        raise InputDataError(
+            f"{name}: column '{column}' has a non-numeric value {raw.iloc[row]!r} "
+            f"on data row {row + 1}"
+        )
+    if positive:
+        nonpos = values <= 0
+        if nonpos.any():
+            row = int(np.argmax(nonpos.to_numpy()))
+            raise InputDataError(
+                f"{name}: column '{column}' must be positive; found {values.iloc[row]:g} "
+                f"on data row {row + 1}"
+            )
+    return values.astype("float64")
+
+
+def read_series_csv(path: Path, kind: SeriesKind) -> pd.DataFrame:
+    """Read one CSV as ``kind``: a date-indexed frame with canonical column names.
+
+    ``prices`` gives open/high/low/close/adj_close/volume plus any vix/gex/dp_ratio
+    columns present in the same file; ``vix`` gives ``vix``; ``gex`` gives ``gex``;
+    ``dark_pool`` gives ``dp_ratio`` (derived from ShortVolume and TotalVolume when the
+    ratio itself is absent), with ``short_volume``/``total_volume`` when present.
+    """
+    path = Path(path)
+    name = path.name
+    raw = _read_raw(path)
+    cols = _match_columns(list(raw.columns))
+    seen = ", ".join(str(c) for c in raw.columns)
+    if kind == "vix" and "vix" not in cols and "close" in cols:
+        cols["vix"] = cols["close"]  # CBOE's VIX_History.csv: DATE,OPEN,HIGH,LOW,CLOSE
+    if kind == "dark_pool" and "symbol" in {c.lower() for c in raw.columns}:
+        raise InputDataError(
+            f"{name}: this looks like a FINRA file with many symbols; import it with "
+            "'iwm-analyst update' or give one row per day"
+        )
+    if "date" not in cols:
+        raise InputDataError(
+            f"{name}: column 'date' not found; columns seen: {seen}; "
+            f"accepted names: {_accepted('date')}"
+        )
+    for role in _ROLE_COLUMNS[kind]:
+        derivable = role == "dp_ratio" and {"short_volume", "total_volume"} <= cols.keys()
+        if role not in cols and not derivable:
+            extra = " (or ShortVolume and TotalVolume)" if role == "dp_ratio" else ""
+            raise InputDataError(
+                f"{name}: column '{role}' not found; columns seen: {seen}; "
+                f"accepted names: {_accepted(role)}{extra}"
+            )
+    index = _parse_dates(raw[cols["date"]], name)
+    out = pd.DataFrame(index=pd.DatetimeIndex(index, name="date"))
+    wanted = {
+        "prices": ("open", "high", "low", "close", "adj_close", "volume", "vix", "gex"),
+        "vix": ("vix",),
+        "gex": ("gex",),
+        "dark_pool": ("dp_ratio", "short_volume", "total_volume"),
+    }[kind]
+    for role in wanted:
+        if role in cols:
+            positive = role in ("open", "high", "low", "close", "adj_close", "vix")
+            out[role] = _numbers(raw[cols[role]], cols[role], name, positive=positive).to_numpy()
+    if kind == "prices" and "dp_ratio" in cols:
+        out["dp_ratio"] = _numbers(raw[cols["dp_ratio"]], cols["dp_ratio"], name, positive=False)
+    if "dp_ratio" in wanted and "dp_ratio" not in out and "short_volume" in out:
+        lit = out["total_volume"] - out["short_volume"]
+        out["dp_ratio"] = (out["short_volume"] / lit).where(lit > 0)
+    if kind == "prices":
+        for role in ("open", "high", "low"):
+            if role not in out:
+                out[role] = out["close"]
+    return out.sort_index()
+
+
+def _provenance(
+    series: Literal["prices", "vix", "gex", "dark_pool"],
+    values: pd.Series | None,
+    source: str,
+    *,
+    note: str | None = None,
+    synthetic: bool = False,
+) -> SeriesProvenance:
+    if values is None or values.dropna().empty:
+        return SeriesProvenance(series=series, source="not provided", rows=0, note=note)
+    real = values.dropna()
+    return SeriesProvenance(
+        series=series,
+        source=source,
+        first_date=real.index[0].date(),
+        last_date=real.index[-1].date(),
+        rows=int(real.size),
+        synthetic=synthetic,
+        note=note,
+    )
+
+
+def assemble(
+    prices: pd.DataFrame,
+    aux: Mapping[str, pd.Series],
+    sources: Mapping[str, str],
+    *,
+    notes: Mapping[str, str] | None = None,
+    synthetic: bool = False,
+    ffill_limit: int = 3,
+) -> Dataset:
+    """Join price rows and auxiliary series into a :class:`Dataset`.
+
+    ``prices`` has a DatetimeIndex and at least ``close``; ``aux`` maps ``vix``, ``gex``
+    and ``dp_ratio`` to date-indexed series. Aux series are reindexed onto the price
+    calendar and forward-filled at most ``ffill_limit`` rows; each fill and each longer
+    gap becomes a warning. ``sources``/``notes`` are keyed by provenance series name.
+    """
+    if prices.empty:
+        raise InputDataError("the price data has no rows")
+    if len(prices) < MIN_ROWS:
+        raise InsufficientHistoryError(
+            f"the price data has {len(prices)} rows; the indicators need at least "
+            f"{MIN_ROWS} trading days (SMA50 and the MACD signal line)"
+        )
+    frame = pd.DataFrame(index=pd.DatetimeIndex(prices.index, name="date"))
+    for col in ("open", "high", "low", "close"):
+        frame[col] = prices[col].astype("float64") if col in prices else prices["close"]
+    if "adj_close" in prices and prices["adj_close"].notna().all():
+        frame["adj_close"] = prices["adj_close"].astype("float64")
+    else:
+        frame["adj_close"] = frame["close"]
+    frame["volume"] = prices["volume"].astype("float64") if "volume" in prices else np.nan
+    warnings: list[str] = []
+    notes = notes or {}
+    names = {"vix": "vix", "gex": "gex", "dp_ratio": "dark_pool"}
+    prov: list[SeriesProvenance] = [
+        _provenance("prices", frame["close"], sources.get("prices", "?"), synthetic=synthetic)
+    ]
+    for col, series_name in names.items():
+        series = aux.get(col)
+        if series is None and col in prices:
+            series = prices[col]
+        if series is None or series.dropna().empty:
+            frame[col] = np.nan
+            prov.append(_provenance(series_name, None, "", note=notes.get(series_name)))  # type: ignore[arg-type]
+            continue
+        real = series.astype("float64").reindex(frame.index)
+        filled = real.ffill(limit=ffill_limit)
+        start = series.dropna().index[0]
+        in_span = frame.index >= start
+        fills = frame.index[in_span & real.isna().to_numpy() & filled.notna().to_numpy()]
+        gaps = frame.index[in_span & filled.isna().to_numpy()]
+        if len(fills):
+            warnings.append(
+                f"{series_name}: {len(fills)} missing day(s) carried forward from the day "
+                f"before (at most {ffill_limit}), e.g. {fills[-1].date()}"
+            )
+        if len(gaps):
+            warnings.append(
+                f"{series_name}: {len(gaps)} day(s) with no value even after carrying "
+                f"forward {ffill_limit} days, latest {gaps[-1].date()}"
+            )
+        frame[col] = filled
+        prov.append(
+            _provenance(
+                series_name,  # type: ignore[arg-type]
+                real,
+                sources.get(series_name, "?"),
+                note=notes.get(series_name),
+                synthetic=synthetic,
+            )
+        )
+    return Dataset(frame=frame[list(COLUMNS)], provenance=tuple(prov), warnings=tuple(warnings))
+
+
+def _is_squeezemetrics(path: Path) -> bool:
+    try:
+        with Path(path).open(encoding="utf-8-sig") as fh:
+            header = fh.readline().strip().lower()
+    except OSError:
+        return False
+    return header.replace(" ", "") == "date,price,dix,gex"
+
+
+SQUEEZEMETRICS_NOTE: Final = (
+    "SqueezeMetrics' SPX gamma exposure (DIX.csv), used as a stand-in: it is not IWM's own GEX"
+)
+
+
+def load_dataset(
+    prices: Path,
+    vix: Path | None = None,
+    gex: Path | None = None,
+    darkpool: Path | None = None,
+    *,
+    gex_note: str | None = None,
+    ffill_limit: int = 3,
+) -> Dataset:
+    """Read a prices CSV and optional VIX, GEX and dark-pool CSVs into a Dataset.
+
+    The prices file may itself carry vix/gex/dark-pool columns; a separate file for a
+    series takes precedence over the same column in the prices file.
+    """
+    price_frame = read_series_csv(Path(prices), "prices")
+    sources = {"prices": Path(prices).name}
+    aux: dict[str, pd.Series] = {}
+    notes: dict[str, str] = {}
+    for col, series_name in (("vix", "vix"), ("gex", "gex"), ("dp_ratio", "dark_pool")):
+        if col in price_frame:
+            aux[col] = price_frame[col]
+            sources[series_name] = Path(prices).name
+    if vix is not None:
+        aux["vix"] = read_series_csv(Path(vix), "vix")["vix"]
+        sources["vix"] = Path(vix).name
+    if gex is not None:
+        aux["gex"] = read_series_csv(Path(gex), "gex")["gex"]
+        sources["gex"] = Path(gex).name
+        note = gex_note or (SQUEEZEMETRICS_NOTE if _is_squeezemetrics(Path(gex)) else None)
+        if note:
+            notes["gex"] = note
+    if darkpool is not None:
+        aux["dp_ratio"] = read_series_csv(Path(darkpool), "dark_pool")["dp_ratio"]
+        sources["dark_pool"] = Path(darkpool).name
+    dataset = assemble(price_frame, aux, sources, notes=notes, ffill_limit=ffill_limit)
+    log.info("loaded %s rows from %s", len(dataset.frame), sources)
+    return dataset
