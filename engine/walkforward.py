@@ -30,9 +30,10 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import Field
 
-from engine.audit import HORIZONS, fwd_column
+from engine.audit import HORIZONS, PitCounts, fwd_column, pit_counts, specs_from_playbook
 from engine.errors import InputDataError, InsufficientHistoryError
-from engine.state import Forecast, Frozen
+from engine.state import Forecast, Frozen, HorizonStats, RuleState
+from engine.stats import independent_episodes
 
 if TYPE_CHECKING:
     from engine.build import Prepared
@@ -233,3 +234,76 @@ def score_days(days: Sequence[WalkDay]) -> tuple[HorizonScore, ...]:
             )
         )
     return tuple(out)
+
+
+def fast_forecaster(prepared: Prepared) -> Forecaster:
+    """A forecaster equal to ``state_at``'s forecasts, built once for the whole history.
+
+    ``state_at`` measures every rule up to the day and hands the records to
+    :func:`engine.forecast.make_forecast`. Here the point-in-time counts for every day
+    come from cumulative sums (:func:`engine.audit.pit_counts`; episodes likewise, since
+    greedy episodes up to a day are a prefix of the greedy episodes over all days), so
+    a day costs one ``make_forecast`` call instead of a full state. The forecast only
+    reads counts, win rates and the base rate, which this reproduces exactly; a test
+    checks it against ``state_at`` on sampled days.
+    """
+    from engine.forecast import make_forecast
+
+    frame = prepared.dataset.frame
+    dates = pd.DatetimeIndex(frame.index)
+    specs = specs_from_playbook(prepared.playbook)
+    flavours = {r.name: getattr(r, "flavour", "") for r in prepared.playbook.rules}
+    params = prepared.params
+    fired_now: dict[str, npt.NDArray[np.bool_]] = {}
+    tables: dict[tuple[str, int], tuple[PitCounts, npt.NDArray[np.int64]]] = {}
+    for spec in specs:
+        col = prepared.fires[spec.name] if spec.name in prepared.fires.columns else None
+        f = (
+            np.zeros(len(dates), dtype=bool)
+            if col is None
+            else col.fillna(False).to_numpy(dtype=bool)
+        )
+        fired_now[spec.name] = f
+        for h in HORIZONS:
+            r = fwd_column(prepared.fwd, h)
+            pc = pit_counts(f, r, h, spec.direction)
+            marks = np.zeros(len(dates), dtype=np.int64)
+            marks[independent_episodes(np.flatnonzero(f & ~np.isnan(r)), h)] = 1
+            eps = np.zeros(len(dates), dtype=np.int64)
+            eps[h:] = np.cumsum(marks)[: len(dates) - h]
+            tables[(spec.name, h)] = (pc, eps)
+
+    def forecast(_: Prepared, day: dt.date) -> Sequence[Forecast]:
+        t = int(dates.searchsorted(pd.Timestamp(day), side="right")) - 1
+        rules = []
+        for spec in specs:
+            hs = []
+            for h in HORIZONS:
+                pc, eps = tables[(spec.name, h)]
+                n, base_n = int(pc.n[t]), int(pc.base_n[t])
+                hs.append(
+                    HorizonStats.model_construct(
+                        horizon=h,
+                        n_fired=n,
+                        n_episodes=int(eps[t]),
+                        wins=int(pc.wins[t]),
+                        win_rate=int(pc.wins[t]) / n if n else None,
+                        base_n=base_n,
+                        base_win_rate=int(pc.base_wins[t]) / base_n if base_n else None,
+                    )
+                )
+            rules.append(
+                RuleState.model_construct(
+                    name=spec.name,
+                    tier=spec.tier,
+                    direction=spec.direction,
+                    signal="",
+                    rationale="",
+                    available=True,
+                    fired=bool(fired_now[spec.name][t]),
+                    stats=tuple(hs),
+                )
+            )
+        return tuple(make_forecast(rules, h, params, flavours) for h in HORIZONS)
+
+    return forecast

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,42 @@ def test_walk_forward_needs_warmup() -> None:
         walk_forward(_prepared(200), forecaster=_base_rate_forecaster)
     with pytest.raises(InputDataError):
         walk_forward(_prepared(), warmup=100, forecaster=_base_rate_forecaster)
+
+
+def _real_dataset(raw: Path):
+    from engine.sources.csv_import import load_dataset
+
+    return load_dataset(
+        raw / "guydekowski_market-lab" / "IWM.csv",
+        vix=raw / "noodles-rice_vix_dashboard" / "VIX_History.csv",
+        gex=raw / "squeezemetrics_dix" / "DIX.csv",
+        gex_note="SqueezeMetrics SPX GEX as a stand-in for IWM GEX",
+    )
+
+
+def test_fast_walk_forward_equals_state_on_truncated_data(raw_data_dir: Path) -> None:
+    """Day t of the walk-forward == state_at(prepare(data up to t)), for sampled t."""
+    from dataclasses import replace
+
+    from engine.build import prepare, state_at
+    from engine.walkforward import fast_forecaster, walk_forward
+
+    full = _real_dataset(raw_data_dir)
+    frame = full.frame[full.frame.index >= "2012-01-01"].iloc[:1200]
+    ds = replace(full, frame=frame)
+    prepared = prepare(ds)
+    wf = walk_forward(prepared, forecaster=fast_forecaster(prepared))
+    by_day = {(d.date, d.horizon): d for d in wf.days}
+    rng = np.random.default_rng(42)
+    days = [frame.index[250], frame.index[-1], *frame.index[rng.integers(251, 1199, 4)]]
+    for ts in days:
+        truncated = prepare(replace(ds, frame=frame[frame.index <= ts]))
+        st = state_at(truncated)
+        assert st.as_of == ts.date()
+        for f in (st.tomorrow, st.next_5_days):
+            d = by_day[(ts.date(), f.horizon)]
+            assert (d.prob_up, d.call, d.base_rate) == (f.prob_up, f.call, f.base_rate)
+        # and the default (state_at on the full data) agrees with the fast path
+        st_full = state_at(prepared, ts.date())
+        assert (st_full.tomorrow, st_full.next_5_days) == (st.tomorrow, st.next_5_days)
+        assert st_full.rules == st.rules  # every measured figure, bootstrap included
