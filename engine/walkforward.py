@@ -161,7 +161,7 @@ class WalkForward(Frozen):
 Forecaster = Callable[["Prepared", dt.date], Sequence[Forecast]]
 
 
-def _state_forecaster(prepared: Prepared, day: dt.date) -> Sequence[Forecast]:
+def state_forecaster(prepared: Prepared, day: dt.date) -> Sequence[Forecast]:
     from engine.build import state_at
 
     st = state_at(prepared, day)
@@ -177,8 +177,9 @@ def walk_forward(
 ) -> WalkForward:
     """Replay the forecaster on every day after ``warmup`` days, expanding window.
 
-    Each day's forecast comes from ``forecaster(prepared, day)`` (default: the engine's
-    ``state_at``), which sees only windows closed by that day; the outcome is the
+    Each day's forecast comes from ``forecaster(prepared, day)`` (default:
+    :func:`fast_forecaster`, equal to ``state_at``'s forecasts; :func:`state_forecaster`
+    calls ``state_at`` itself, ~100x slower), which sees only windows closed by that day; the outcome is the
     forward return ``r_h`` from ``prepared.fwd`` and is used only for scoring.
     """
     if warmup < MIN_WARMUP:
@@ -192,7 +193,7 @@ def walk_forward(
             if len(dates)
             else "the walk-forward needs data; none was given"
         )
-    fc = forecaster or _state_forecaster
+    fc = forecaster or fast_forecaster(prepared)
     fwd = {h: fwd_column(prepared.fwd, h) for h in HORIZONS}
     days: list[WalkDay] = []
     for t in range(warmup, len(dates)):
