@@ -179,8 +179,9 @@ def walk_forward(
 
     Each day's forecast comes from ``forecaster(prepared, day)`` (default:
     :func:`fast_forecaster`, equal to ``state_at``'s forecasts; :func:`state_forecaster`
-    calls ``state_at`` itself, ~100x slower), which sees only windows closed by that day; the outcome is the
-    forward return ``r_h`` from ``prepared.fwd`` and is used only for scoring.
+    calls ``state_at`` itself, ~100x slower), which sees only windows closed by that
+    day; the outcome is the forward return ``r_h`` from ``prepared.fwd``, used only for
+    scoring.
     """
     if warmup < MIN_WARMUP:
         raise InputDataError(f"the walk-forward needs at least {MIN_WARMUP} warm-up days")
