@@ -1,0 +1,125 @@
+"""``forecast``, ``signals`` and ``schema``, plus the data options other commands reuse."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.errors import UserInputError
+
+if TYPE_CHECKING:
+    from bot.service import AnalystService, DataRequest
+    from bot.settings import Settings
+    from engine.state import MarketState
+
+
+def add_data_options(p: argparse.ArgumentParser, *, as_of: bool = True) -> None:
+    """--csv/--vix/--gex/--darkpool/--demo (and --as-of), shared by every data command."""
+    g = p.add_argument_group("data (default: the local store, see 'update' and 'import')")
+    g.add_argument(
+        "--csv", type=Path, metavar="FILE", help="daily prices CSV (required with files)"
+    )
+    g.add_argument("--vix", type=Path, metavar="FILE", help="VIX CSV (e.g. CBOE VIX_History.csv)")
+    g.add_argument("--gex", type=Path, metavar="FILE", help="GEX CSV (gex, net_gex, total_gex)")
+    g.add_argument("--darkpool", type=Path, metavar="FILE", help="dark-pool ratio CSV")
+    g.add_argument("--demo", action="store_true", help="use the bundled synthetic demo data")
+    if as_of:
+        g.add_argument(
+            "--as-of",
+            type=parse_date,
+            metavar="YYYY-MM-DD",
+            help="replay a past day using only data up to it",
+        )
+
+
+def parse_date(text: str) -> dt.date:
+    """argparse type for YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def data_request(args: argparse.Namespace) -> DataRequest:
+    from bot.service import DataRequest
+
+    if args.demo and args.csv:
+        raise UserInputError("choose either --demo or --csv, not both")
+    return DataRequest(
+        csv=args.csv, vix=args.vix, gex=args.gex, darkpool=args.darkpool, demo=args.demo
+    )
+
+
+def make_service(settings: Settings) -> AnalystService:
+    """The service with the narrator the settings ask for."""
+    from bot.service import AnalystService
+
+    return AnalystService(settings)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("forecast", help="the forecast for tomorrow and the next 5 days")
+    add_data_options(p)
+    p.add_argument("--json", action="store_true", help="print the MarketState as JSON")
+    p.add_argument("--offline", action="store_true", help="use the template, not a model")
+    p.set_defaults(func=cmd_forecast)
+
+    p = sub.add_parser("signals", help="every rule, whether it fires, and why")
+    add_data_options(p)
+    p.add_argument("--json", action="store_true", help="print the rules as JSON")
+    p.set_defaults(func=cmd_signals)
+
+    p = sub.add_parser("schema", help="print the MarketState JSON schema")
+    p.set_defaults(func=cmd_schema)
+
+
+def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
+    service = make_service(settings)
+    req = data_request(args)
+    if args.json:
+        print(service.state(req, args.as_of).model_dump_json(indent=2))
+        return 0
+    report = service.forecast(req, args.as_of, offline=args.offline)
+    print(report.text)
+    return 0
+
+
+def cmd_signals(args: argparse.Namespace, settings: Settings) -> int:
+    state = make_service(settings).signals(data_request(args), args.as_of)
+    if args.json:
+        rules = [r.model_dump(mode="json", exclude={"stats"}) for r in state.rules]
+        print(json.dumps({"as_of": state.as_of.isoformat(), "rules": rules}, indent=2))
+        return 0
+    print(signals_table(state))
+    return 0
+
+
+def signals_table(state: MarketState) -> str:
+    """Every rule with fired/not and the deciding value of each condition, as text."""
+    from bot.narrator.render import num
+
+    origin = "SYNTHETIC DEMO DATA" if state.synthetic else "data as given"
+    lines = [f"{state.ticker} signals on {state.as_of} ({origin})", ""]
+    marks = {True: "ok", False: "--", None: "??"}
+    for rule in sorted(state.rules, key=lambda r: (r.tier, r.name)):
+        status = "FIRES" if rule.fired else ("no data" if not rule.available else "no")
+        lines.append(f"[Tier {rule.tier}] {rule.name:<26} {status:<8} {rule.signal}")
+        for c in rule.conditions:
+            literal = c.right_value is not None and c.right == f"{c.right_value:g}"
+            right = c.right if literal else f"{c.right} ({num(c.right_value)})"
+            lines.append(f"      {marks[c.passed]}  {c.left} ({num(c.left_value)}) {c.op} {right}")
+        if rule.last_fired and not rule.fired:
+            lines.append(f"      last fired {rule.last_fired}")
+    lines.append("")
+    lines.append("ok = condition holds, -- = does not, ?? = input missing")
+    return "\n".join(lines)
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.state import MarketState
+
+    print(json.dumps(MarketState.model_json_schema(), indent=2))
+    return 0

@@ -1,0 +1,279 @@
+"""Rendering a state and a narrative into the playbook's report format.
+
+The header (market state, active signals, odds) is built from the state alone, so its
+figures are exact whatever wrote the narrative. Layout lives in ``prompts/report.md``
+and wording in ``prompts/report_phrases.toml``; this module only computes values.
+
+The formatting helpers are public: the Discord embeds and the model prompts use them so
+every front-end shows a figure the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bot.narrator.models import ForecastNarrative
+from bot.settings import PROMPTS_DIR
+from engine.state import HorizonStats, Interval, MarketState, RuleState
+
+NA = "n/a"
+
+
+@lru_cache(maxsize=4)
+def phrases(path: Path = PROMPTS_DIR / "report_phrases.toml") -> dict[str, Any]:
+    """The wording table (cached)."""
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@lru_cache(maxsize=4)
+def _template(path: Path = PROMPTS_DIR / "report.md") -> string.Template:
+    return string.Template(path.read_text(encoding="utf-8"))
+
+
+def _ok(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def pct(x: float | None, digits: int = 0) -> str:
+    """A fraction as a percentage: 0.5612 -> '56%'."""
+    return f"{x * 100:.{digits}f}%" if _ok(x) else NA  # type: ignore[operator]
+
+
+def signed_pct(x: float | None, digits: int = 2) -> str:
+    """A fraction as a signed percentage: 0.0065 -> '+0.65%'."""
+    return f"{x * 100:+.{digits}f}%" if _ok(x) else NA  # type: ignore[operator]
+
+
+def num(x: float | None, digits: int = 2) -> str:
+    """A plain number: 229.1787 -> '229.18'."""
+    return f"{x:,.{digits}f}" if _ok(x) else NA
+
+
+def usd_compact(x: float | None) -> str:
+    """Dollars with a B/M/K suffix: -1.234e9 -> '-$1.23B'."""
+    if not _ok(x):
+        return NA
+    value = float(x)  # type: ignore[arg-type]
+    sign = "-" if value < 0 else ""
+    a = abs(value)
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if a >= scale:
+            return f"{sign}${a / scale:.2f}{suffix}"
+    return f"{sign}${a:.0f}"
+
+
+def interval_pct(ci: Interval | None) -> str:
+    """A fractional interval as '46-75%'."""
+    if ci is None:
+        return NA
+    return f"{ci.low * 100:.0f}-{ci.high * 100:.0f}%"
+
+
+def stats_for(rule: RuleState, horizon: int) -> HorizonStats | None:
+    return next((s for s in rule.stats if s.horizon == horizon), None)
+
+
+def headline_horizon(rule: RuleState) -> int:
+    """The horizon a rule is judged at: its claim's, else five days."""
+    return rule.claim.horizon if rule.claim is not None else 5
+
+
+def claim_text(rule: RuleState, stats: HorizonStats | None) -> str:
+    """The playbook's claim in words: '86% win rate, +2.67% average'."""
+    if stats is None:
+        return ""
+    parts = []
+    if stats.claim_win_rate is not None:
+        parts.append(f"{pct(stats.claim_win_rate)} win rate")
+    if stats.claim_mean_return is not None:
+        parts.append(f"{signed_pct(stats.claim_mean_return)} average")
+    return ", ".join(parts)
+
+
+def record_text(rule: RuleState, horizon: int | None = None) -> str:
+    """A rule's measured record at a horizon, always with its sample size."""
+    p = phrases()["render"]
+    h = horizon or headline_horizon(rule)
+    s = stats_for(rule, h)
+    if s is None or s.n_fired == 0 or s.win_rate is None:
+        return p["record_none"].format(horizon=h)
+    n = s.n_episodes if (s.n_episodes is not None and h > 1) else s.n_fired
+    unit = phrases()["offline"]["unit_episodes"] if h > 1 else ""
+    claim = claim_text(rule, s)
+    verdict = phrases()["verdicts"].get(s.verdict or "no claim", "")
+    return p["record"].format(
+        horizon=h,
+        win_rate=pct(s.win_rate),
+        mean=signed_pct(s.mean_return),
+        n=n,
+        unit=unit,
+        ci=interval_pct(s.win_rate_ci),
+        base=pct(s.base_win_rate),
+        base_mean=signed_pct(s.base_mean_return),
+        claim=p["claim"].format(claim=claim) if claim else "",
+        verdict=verdict,
+    )
+
+
+def rsi_label(rsi: float | None) -> str:
+    labels = phrases()["rsi_labels"]
+    if rsi is None:
+        return NA
+    if rsi > 75:
+        return str(labels["extreme_overbought"])
+    if rsi >= 70:
+        return str(labels["overbought"])
+    if rsi <= 25:
+        return str(labels["extreme_oversold"])
+    if rsi <= 30:
+        return str(labels["oversold"])
+    return str(labels["neutral"])
+
+
+def dark_pool_label(state: MarketState) -> str:
+    labels = phrases()["dark_pool_labels"]
+    dp = state.regime.dark_pool
+    if dp.ratio is None:
+        return NA
+    if dp.ratio > 2 * dp.threshold - 1:
+        return str(labels["strong"])
+    if dp.ratio > dp.threshold:
+        return str(labels["bullish"])
+    if dp.ratio >= 1:
+        return str(labels["neutral"])
+    return str(labels["weak"])
+
+
+def indicator_lines(state: MarketState) -> list[str]:
+    p = phrases()["render"]
+    ind, reg = state.indicators, state.regime
+    lines = [p["rsi"].format(rsi=num(ind.rsi14, 1), label=rsi_label(ind.rsi14))]
+    g = reg.gex
+    if g.value is None:
+        lines.append(p["gex_missing"])
+    else:
+        flip = p["gex_flip_up"] if g.flipped_positive else ""
+        flip = p["gex_flip_down"] if g.flipped_negative else flip
+        lines.append(
+            p["gex"].format(regime=g.regime.capitalize(), value=usd_compact(g.value), flip=flip)
+        )
+    if g.flip_level is not None or g.call_wall is not None:
+        lines.append(
+            p["gex_levels"].format(
+                flip=num(g.flip_level), call_wall=num(g.call_wall), put_wall=num(g.put_wall)
+            )
+        )
+    v = reg.vix
+    if v.level is None:
+        lines.append(p["vix_missing"])
+    else:
+        lines.append(
+            p["vix"].format(
+                vix=num(v.level),
+                regime="high" if v.regime == "high" else "normal",
+                threshold=num(v.high_threshold, 0),
+                mean=num(v.mean_10d),
+            )
+        )
+    d = reg.dark_pool
+    if d.ratio is None:
+        lines.append(p["dark_pool_missing"])
+    else:
+        lines.append(p["dark_pool"].format(ratio=num(d.ratio), label=dark_pool_label(state)))
+    sma200 = f", SMA200 {num(ind.sma200)}" if ind.sma200 is not None else ""
+    lines.append(
+        p["trend"].format(
+            sma20=num(ind.sma20),
+            sma50=num(ind.sma50),
+            sma200=sma200,
+            bb_lower=num(ind.bb_lower),
+            bb_upper=num(ind.bb_upper),
+        )
+    )
+    lines.append(
+        p["volatility"].format(
+            atr=num(ind.atr14), atr_pct=pct(ind.atr14_pct, 1), rv=pct(ind.realized_vol_20, 1)
+        )
+    )
+    return lines
+
+
+def signal_lines(state: MarketState) -> list[str]:
+    p = phrases()["render"]
+    fired = sorted(state.fired_rules, key=lambda r: (r.tier, r.name))
+    if not fired:
+        return [p["no_signals"]]
+    return [
+        p["signal"].format(tier=r.tier, name=r.name, signal=r.signal, record=record_text(r))
+        for r in fired
+    ]
+
+
+def odds_text(state: MarketState, horizon: int) -> str:
+    f = state.tomorrow if horizon == 1 else state.next_5_days
+    return phrases()["render"]["odds"].format(
+        prob=pct(f.prob_up), base=pct(f.base_rate), confidence=f.confidence
+    )
+
+
+def provenance_text(state: MarketState) -> str:
+    p = phrases()["render"]
+    items = []
+    for prov in state.provenance:
+        if prov.rows == 0:
+            continue
+        stale = p["stale"].format(days=prov.stale_days) if (prov.stale_days or 0) > 1 else ""
+        items.append(
+            p["provenance_item"].format(
+                series=prov.series, source=prov.source, last=prov.last_date, stale=stale
+            )
+        )
+    return "; ".join(items)
+
+
+def notes_block(state: MarketState, notes: tuple[str, ...]) -> str:
+    p = phrases()["render"]
+    lines = [p["note"].format(text=n) for n in notes]
+    lines += [p["warning"].format(text=w) for w in state.warnings if not w.startswith("SYNTH")]
+    return "\n".join([p["notes_header"], *lines]) if lines else ""
+
+
+def render_report(
+    state: MarketState, narrative: ForecastNarrative, notes: tuple[str, ...] = ()
+) -> str:
+    """The full report in the playbook's format (Markdown, fits a terminal and Discord)."""
+    p = phrases()["render"]
+    change = ""
+    if state.latest.change_pct is not None:
+        change = p["change"].format(change=signed_pct(state.latest.change_pct))
+    return (
+        _template()
+        .substitute(
+            ticker=state.ticker,
+            as_of=state.as_of.isoformat(),
+            banner=p["banner"] if state.synthetic else "",
+            close=num(state.latest.close),
+            trend=state.indicators.trend,
+            change=change,
+            indicators="\n".join(indicator_lines(state)),
+            signals="\n".join(signal_lines(state)),
+            immediate_call=narrative.immediate_call,
+            immediate_odds=odds_text(state, 1),
+            immediate_assessment=narrative.immediate_assessment,
+            five_day_flavour=narrative.five_day_flavour,
+            five_day_odds=odds_text(state, 5),
+            five_day_rationale=narrative.five_day_rationale,
+            strategy_title=narrative.strategy_title.rstrip("."),
+            strategy=narrative.strategy,
+            notes=notes_block(state, notes),
+            provenance=provenance_text(state),
+        )
+        .strip()
+        + "\n"
+    )

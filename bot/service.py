@@ -1,0 +1,152 @@
+"""``AnalystService``: the one place front-ends (CLI, Discord, terminal chat) get answers.
+
+It returns plain data (states, reports); front-ends only format and send. Work that is
+the same for many requests is done once: the prepared dataset (indicators, fires,
+forward returns) is cached per input identity, so a hundred forecasts for the same day
+build the expensive part once. Thread-safe: Discord runs it in ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.narrator import Narrator, Report, make_report
+from bot.narrator.offline import OfflineNarrator
+from bot.settings import Settings
+from engine.errors import InputDataError
+from engine.state import EngineParams, MarketState
+
+if TYPE_CHECKING:
+    from engine.build import Prepared
+    from engine.sources.csv_import import Dataset
+
+log = logging.getLogger(__name__)
+
+NarratorFactory = Callable[[Settings, bool], Narrator]
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """Where the data comes from: CSV files, the demo, or (neither) the local store."""
+
+    csv: Path | None = None
+    vix: Path | None = None
+    gex: Path | None = None
+    darkpool: Path | None = None
+    demo: bool = False
+
+    def key(self) -> tuple[object, ...]:
+        """Identity of the inputs: paths with size and mtime, so edits invalidate."""
+        parts: list[object] = ["demo" if self.demo else "files"]
+        for path in (self.csv, self.vix, self.gex, self.darkpool):
+            if path is None:
+                parts.append(None)
+                continue
+            try:
+                st = Path(path).stat()
+                parts.append((str(Path(path).resolve()), st.st_size, st.st_mtime_ns))
+            except OSError:
+                parts.append((str(path), None, None))
+        return tuple(parts)
+
+
+def offline_factory(settings: Settings, offline: bool) -> Narrator:
+    """The template narrator, whatever the settings."""
+    return OfflineNarrator()
+
+
+class AnalystService:
+    """Transport-agnostic operations: dataset, state, signals, forecast."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        narrator_factory: NarratorFactory | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        cache_size: int = 4,
+    ) -> None:
+        self.settings = settings
+        self._narrator_factory = narrator_factory or offline_factory
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._prepared: OrderedDict[tuple[object, ...], Prepared] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[object, ...], threading.Lock] = {}
+
+    # --- data ----------------------------------------------------------------------
+    def dataset(self, req: DataRequest) -> Dataset:
+        """Load the inputs a request names (CSV files, the demo, or the store)."""
+        if req.demo:
+            from engine.demo import demo_dataset
+
+            return demo_dataset()
+        if req.csv is not None:
+            from engine.sources.csv_import import load_dataset
+
+            return load_dataset(
+                req.csv, req.vix, req.gex, req.darkpool, ffill_limit=self._params().ffill_limit
+            )
+        if any(p is not None for p in (req.vix, req.gex, req.darkpool)):
+            raise InputDataError("--vix/--gex/--darkpool need a prices file: add --csv FILE")
+        return self._store_dataset()
+
+    def _store_dataset(self) -> Dataset:
+        raise InputDataError(
+            "no data given: pass --csv FILE with your daily prices (optionally --vix, --gex, "
+            "--darkpool), or --demo for the bundled synthetic data"
+        )
+
+    def _params(self) -> EngineParams:
+        return self.settings.engine_params
+
+    def prepared(self, req: DataRequest) -> Prepared:
+        """The prepared dataset for ``req``, built once per input identity."""
+        from engine.build import prepare
+        from engine.rules import load_playbook
+
+        playbook_path = self.settings.playbook_path
+        key = (*req.key(), str(playbook_path), self._params())
+        with self._lock:
+            if key in self._prepared:
+                self._prepared.move_to_end(key)
+                return self._prepared[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # concurrent requests for the same inputs wait for one build
+            with self._lock:
+                if key in self._prepared:
+                    return self._prepared[key]
+            prepared = prepare(self.dataset(req), load_playbook(playbook_path), self._params())
+            with self._lock:
+                self._prepared[key] = prepared
+                while len(self._prepared) > self._cache_size:
+                    self._prepared.popitem(last=False)
+                self._key_locks.pop(key, None)
+        return prepared
+
+    # --- operations ------------------------------------------------------------------
+    def state(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:
+        from engine.build import state_at
+
+        return state_at(self.prepared(req), as_of, ticker=self.settings.ticker)
+
+    def signals(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:
+        """The state, for listing every rule with its deciding values."""
+        return self.state(req, as_of)
+
+    def narrator(self, offline: bool = False) -> Narrator:
+        return self._narrator_factory(self.settings, offline)
+
+    def forecast(
+        self, req: DataRequest, as_of: dt.date | None = None, offline: bool = False
+    ) -> Report:
+        """The state for the day and its narrated report."""
+        state = self.state(req, as_of)
+        return make_report(state, self.narrator(offline).narrate(state))
