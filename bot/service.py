@@ -24,8 +24,11 @@ from engine.errors import InputDataError
 from engine.state import EngineParams, MarketState
 
 if TYPE_CHECKING:
+    from engine.audit import AuditTable
     from engine.build import Prepared
     from engine.sources.csv_import import Dataset
+    from engine.sources.ledger import Scorecard, Source
+    from engine.walkforward import WalkForward
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +148,61 @@ class AnalystService:
         return self._narrator_factory(self.settings, offline)
 
     def forecast(
-        self, req: DataRequest, as_of: dt.date | None = None, offline: bool = False
+        self,
+        req: DataRequest,
+        as_of: dt.date | None = None,
+        offline: bool = False,
+        source: Source = "cli",
     ) -> Report:
-        """The state for the day and its narrated report."""
+        """The state for the day and its narrated report, recorded in the forecast ledger."""
         state = self.state(req, as_of)
+        self._record(state, source)
         return make_report(state, self.narrator(offline).narrate(state))
+
+    # --- evidence (issue 3) ------------------------------------------------------------
+    def audit(self, req: DataRequest, as_of: dt.date | None = None, seed: int = 0) -> AuditTable:
+        """Every playbook rule measured against its claim (see engine.audit)."""
+        from engine.audit import audit
+
+        return audit(self.prepared(req), as_of=as_of, seed=seed)
+
+    def walkforward(self, req: DataRequest, warmup: int = 250) -> WalkForward:
+        """The forecaster replayed over the history and scored beside baselines."""
+        from engine.walkforward import walk_forward
+
+        return walk_forward(self.prepared(req), warmup=warmup)
+
+    def scorecard(
+        self, req: DataRequest | None = None, include_synthetic: bool = False
+    ) -> Scorecard:
+        """The live track record in the ledger, outcomes first filled from ``req``'s data.
+
+        Without usable data (e.g. an empty store) the outcomes already filled are scored.
+        """
+        from engine.sources.ledger import Ledger
+
+        with Ledger(self.settings.database) as ledger:
+            if req is not None:
+                try:
+                    frame = self.dataset(req).frame
+                except InputDataError as exc:
+                    log.info("scorecard: outcomes not updated: %s", exc)
+                else:
+                    ledger.fill_outcomes(frame, self.settings.ticker)
+            return ledger.scorecard(self.settings.ticker, include_synthetic=include_synthetic)
+
+    def _record(self, state: MarketState, source: Source) -> None:
+        """Put a forecast in the ledger; a ledger problem never breaks a forecast.
+
+        Forecasts on synthetic (demo) data are not recorded: they are no track record.
+        """
+        from engine.errors import AnalystError
+        from engine.sources.ledger import Ledger
+
+        if state.synthetic:
+            return
+        try:
+            with Ledger(self.settings.database) as ledger:
+                ledger.record(state, created_at=self.clock(), source=source)
+        except (AnalystError, OSError) as exc:
+            log.warning("forecast not recorded in the ledger: %s", exc)

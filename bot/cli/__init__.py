@@ -23,7 +23,11 @@ from engine.errors import AnalystError
 log = logging.getLogger(__name__)
 
 # Modules that contribute sub-commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.forecast_cmds", "bot.cli.data_cmds")
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli.forecast_cmds",
+    "bot.cli.data_cmds",
+    "bot.cli.audit_cmds",
+)
 
 
 class _Parser(argparse.ArgumentParser):

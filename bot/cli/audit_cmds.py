@@ -15,7 +15,6 @@ Handlers stay thin: the data options come from the forecast commands, the work f
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -140,7 +139,9 @@ def print_audit(table: AuditTable, console: Console) -> None:
     if table.regimes:
         console.print(
             audit_rich_table(
-                table.regimes, "The same, split by regime on the fire day", with_regime=True
+                tuple(r for r in table.regimes if r.stats.n_fired > 0),
+                "The same, split by regime on the fire day (rules that fired in it)",
+                with_regime=True,
             )
         )
 
@@ -220,17 +221,6 @@ def print_scorecard(card: Scorecard, console: Console) -> None:
         console.print("No forecast has an outcome yet: run 'forecast' on days with new data.")
 
 
-def _as_of(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    from engine.errors import UserInputError
-
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise UserInputError(f"--as-of must be a date like 2025-06-30, not {text!r}") from exc
-
-
 def _console() -> Console:
     from rich.console import Console
 
@@ -238,11 +228,10 @@ def _console() -> Console:
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli.forecast_cmds import data_request
-    from bot.service import AnalystService
+    from bot.cli.forecast_cmds import data_request, make_service
 
-    service = AnalystService(settings)
-    table = service.audit(data_request(args), as_of=_as_of(args.as_of), seed=args.seed)
+    service = make_service(settings)
+    table = service.audit(data_request(args), as_of=args.as_of, seed=args.seed)
     if args.json:
         print(table.model_dump_json(indent=2))
     else:
@@ -257,10 +246,9 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_walkforward(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli.forecast_cmds import data_request
-    from bot.service import AnalystService
+    from bot.cli.forecast_cmds import data_request, make_service
 
-    service = AnalystService(settings)
+    service = make_service(settings)
     wf = service.walkforward(data_request(args), warmup=args.warmup)
     if args.json:
         print(wf.model_dump_json(indent=2, exclude={"days"}))
@@ -270,9 +258,9 @@ def _cmd_walkforward(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.service import AnalystService
+    from bot.cli.forecast_cmds import data_request, make_service
 
-    card = AnalystService(settings).scorecard(include_synthetic=args.include_demo)
+    card = make_service(settings).scorecard(data_request(args), include_synthetic=args.include_demo)
     if args.json:
         print(card.model_dump_json(indent=2))
     else:
@@ -285,19 +273,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser("audit", help="measure every playbook rule against its claim")
     add_data_options(p)
-    p.add_argument("--as-of", help="audit as of this date (YYYY-MM-DD); default: last day")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--plot", metavar="FILE", help="also write a PNG chart to FILE")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("walkforward", help="replay the forecaster and score it vs baselines")
-    add_data_options(p)
+    add_data_options(p, as_of=False)
     p.add_argument("--warmup", type=int, default=250, help="warm-up trading days (>= 250)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=_cmd_walkforward)
 
-    p = sub.add_parser("scorecard", help="the live track record from the forecast ledger")
+    p = sub.add_parser(
+        "scorecard",
+        help="the live track record from the forecast ledger",
+        description="Outcomes are filled in from the data given (default: the local "
+        "store) before scoring; forecasts made on demo data are never recorded.",
+    )
+    add_data_options(p, as_of=False)
     p.add_argument("--json", action="store_true", help="print the scorecard as JSON")
     p.add_argument(
         "--include-demo", action="store_true", help="also score forecasts made on demo data"
