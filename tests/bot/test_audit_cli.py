@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from rich.console import Console
 
 from bot.audit_plot import write_audit_plot
@@ -57,3 +58,82 @@ def test_scorecard_without_outcomes() -> None:
         Scorecard(recorded=2, filled=0, pending=2, synthetic_excluded=0, scores=()), console
     )
     assert "No forecast has an outcome yet" in console.export_text()
+
+
+# --- end to end through the CLI ------------------------------------------------------
+
+
+def _data_args(raw: Path) -> list[str]:
+    return [
+        "--csv",
+        str(raw / "guydekowski_market-lab" / "IWM.csv"),
+        "--vix",
+        str(raw / "noodles-rice_vix_dashboard" / "VIX_History.csv"),
+        "--gex",
+        str(raw / "squeezemetrics_dix" / "DIX.csv"),
+    ]
+
+
+def test_audit_command_demo_json_and_plot(tmp_path, monkeypatch, capsys) -> None:
+    import json
+
+    from bot.cli import main
+
+    monkeypatch.setenv("IWM_DB_PATH", str(tmp_path / "db.sqlite3"))
+    png = tmp_path / "a.png"
+    assert main(["audit", "--demo", "--json", "--plot", str(png), "--seed", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["seed"] == 3 and len(data["rows"]) == 14
+    assert any("synthetic" in n for n in data["notes"])
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", "--demo", "--as-of", "not-a-date"])
+    assert exc.value.code == 2
+
+
+def test_forecast_is_recorded_and_scored(raw_data_dir, tmp_path, monkeypatch, capsys) -> None:
+    from bot.cli import main
+    from engine.sources.ledger import Ledger
+
+    db = tmp_path / "db.sqlite3"
+    monkeypatch.setenv("IWM_DB_PATH", str(db))
+    args = _data_args(raw_data_dir)
+    assert main(["forecast", *args, "--offline", "--as-of", "2026-08-10"]) == 0
+    assert main(["forecast", *args, "--offline", "--as-of", "2026-08-10"]) == 0  # idempotent
+    with Ledger(db) as led:
+        rows = led.entries()
+    assert [(r.horizon, r.source) for r in rows] == [(1, "cli"), (5, "cli")]
+    capsys.readouterr()
+    assert main(["scorecard", *args]) == 0
+    out = capsys.readouterr().out
+    assert "2 forecasts recorded, 2 with an outcome" in out and "Live track record" in out
+
+
+def test_demo_forecast_not_recorded_and_ledger_failure_harmless(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("IWM_DB_PATH", str(tmp_path / "db.sqlite3"))
+    assert main(["forecast", "--demo", "--offline"]) == 0
+    assert not (tmp_path / "db.sqlite3").exists()
+    # a database path that cannot be opened: the forecast still works, with a warning
+    from bot.service import AnalystService, DataRequest
+    from bot.settings import load_settings
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    service = AnalystService(load_settings(IWM_DB_PATH=str(blocker / "db.sqlite3")))
+    state = service.state(DataRequest(demo=True))
+    service._record(state.model_copy(update={"synthetic": False}), "cli")
+    assert "not recorded in the ledger" in caplog.text
+
+
+def test_walkforward_command_demo(tmp_path, monkeypatch, capsys) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("IWM_DB_PATH", str(tmp_path / "db.sqlite3"))
+    assert main(["walkforward", "--demo"]) == 0
+    out = capsys.readouterr().out
+    assert "base rate" in out and "always up" in out and "Calibration" in out
+    assert main(["walkforward", "--demo", "--warmup", "10"]) == 2
