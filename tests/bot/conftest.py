@@ -1,0 +1,36 @@
+"""Fixtures for the bot package: settings isolated from the user's environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, load_settings
+from engine.build import build_state
+from engine.demo import demo_dataset
+from engine.state import MarketState
+
+_ENV_PREFIXES = ("IWM_", "OPENAI_", "DISCORD_", "LLM_")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's .env or keys; data goes to a temporary folder."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IWM_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def demo_state() -> MarketState:
+    return build_state(demo_dataset())

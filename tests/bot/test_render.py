@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.narrator import make_report
+from bot.narrator.numbers import ungrounded_numbers
+from bot.narrator.offline import OfflineNarrator
+from bot.narrator.render import interval_pct, num, pct, signed_pct, usd_compact
+from engine.build import build_state
+from engine.demo import demo_dataset
+from engine.state import Interval, MarketState
+
+SECTIONS = (
+    "Current Market State",
+    "Key Indicators",
+    "Active Signals",
+    "Immediate (Tomorrow):",
+    "Assessment:",
+    "Short Term (Next 5 Days):",
+    "Rationale:",
+    "Strategy:",
+    "Not financial advice",
+)
+
+
+def test_formatting_helpers() -> None:
+    assert pct(0.5612) == "56%"
+    assert pct(0.5612, 1) == "56.1%"
+    assert signed_pct(0.0065) == "+0.65%"
+    assert signed_pct(-0.0123) == "-1.23%"
+    assert num(229.17866) == "229.18"
+    assert usd_compact(-1.234e9) == "-$1.23B"
+    assert usd_compact(647_907_892.8) == "$647.91M"
+    assert usd_compact(None) == "n/a"
+    assert interval_pct(Interval(low=0.461, high=0.754)) == "46-75%"
+    assert pct(float("nan")) == "n/a"
+
+
+def _report(state: MarketState) -> str:
+    return make_report(state, OfflineNarrator().narrate(state)).text
+
+
+@pytest.mark.parametrize(
+    "as_of", [None, dt.date(2023, 3, 15), dt.date(2024, 6, 3), dt.date(2022, 10, 3)]
+)
+def test_report_has_playbook_sections_and_only_state_numbers(as_of: dt.date | None) -> None:
+    state = build_state(demo_dataset(), as_of=as_of)
+    text = _report(state)
+    for section in SECTIONS:
+        assert section in text
+    assert ungrounded_numbers(text, state) == []
+    assert "SYNTHETIC DEMO DATA" in text
+    for rule in state.fired_rules:
+        assert f"`{rule.name}` (TRUE)" in text
+
+
+def test_every_quoted_win_rate_has_its_sample_size(demo_state: MarketState) -> None:
+    text = _report(demo_state)
+    for line in text.splitlines():
+        if "of the time" in line:
+            assert "(n=" in line
+
+
+def test_no_signal_day_says_base_rate() -> None:
+    state = build_state(demo_dataset(), as_of=dt.date(2023, 3, 15))
+    assert not state.fired_rules
+    text = _report(state)
+    assert "no playbook rule fires today" in text
+    assert "base rate" in text
+
+
+def test_contradicted_claim_is_said_plainly() -> None:
+    dataset = demo_dataset()
+    for day in dataset.frame.index[300::7]:
+        state = build_state(dataset, as_of=day.date())
+        bad = [
+            r
+            for r in state.fired_rules
+            if any(s.verdict == "contradicted" and s.horizon == 5 for s in r.stats)
+        ]
+        if bad and state.next_5_days.drivers:
+            text = _report(state)
+            assert "does NOT hold on this data" in text
+            return
+    pytest.skip("no demo day with a contradicted, fired rule")
+
+
+def test_grounding_flags_invented_numbers(demo_state: MarketState) -> None:
+    assert ungrounded_numbers("Close at 123.45 with a 97.31% win rate", demo_state) == [
+        "123.45",
+        "97.31%",
+    ]
+    close = f"{demo_state.latest.close:.2f}"
+    assert ungrounded_numbers(f"IWM closed at {close} (Tier 1, SMA20).", demo_state) == []
+    assert ungrounded_numbers("as of 1999-01-01", demo_state) == ["1999-01-01"]
