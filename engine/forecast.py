@@ -58,7 +58,9 @@ def base_rate(rules: Sequence[RuleState], horizon: int) -> tuple[float, int]:
     for rule in rules:
         s = _stats_for(rule, horizon)
         if s is not None and s.base_win_rate is not None and s.base_n > 0:
-            return s.base_win_rate, s.base_n
+            # a bearish rule's "win" is a fall, so its base win rate is P(r_h < 0)
+            up = s.base_win_rate if rule.direction == "bullish" else 1.0 - s.base_win_rate
+            return up, s.base_n
     return 0.5, 0
 
 

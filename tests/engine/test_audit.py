@@ -176,3 +176,26 @@ def test_enrich_rule_states_bootstraps_only_fired_rules() -> None:
     assert coin.stats[0].claim_win_rate == 0.55 and coin.stats[0].verdict is not None
     direct = rule_stats(fires, fwd, specs, as_of, bootstrap_rules={"Coin"})
     assert coin.stats == direct["Coin"]
+
+
+def test_forecast_base_rate_is_p_up_even_when_the_first_rule_is_bearish() -> None:
+    from engine.forecast import base_rate
+    from engine.state import RuleState
+
+    _frame, fires, fwd = _inputs()
+    st = rule_stats(fires, fwd, [SPECS[2], SPECS[1]])  # Bear first
+    bear, coin = (
+        RuleState(
+            name=n,
+            tier=2,
+            direction=d,
+            signal="",
+            rationale="",
+            fired=False,
+            available=True,
+            stats=st[n],
+        )
+        for n, d in (("Bear", "bearish"), ("Coin", "bullish"))
+    )
+    assert bear.stats[0].base_win_rate == pytest.approx(1 - coin.stats[0].base_win_rate)
+    assert base_rate([bear, coin], 1)[0] == pytest.approx(coin.stats[0].base_win_rate)
