@@ -17,6 +17,9 @@ significant 16% of the time instead of 5%). The "too few cases" gate counts
 non-overlapping episodes. The bootstrap handles the same dependence with blocks of
 ``max(5, 2h)`` consecutive fires. At 1 day nothing changes.
 
+A bearish rule wins when ``r_h < 0``; its ``base_win_rate`` is then P(r_h < 0) over
+the same days, so ``lift`` compares like with like.
+
 The same table is split by regime on the fire day: VIX below / at-or-above the high-VIX
 threshold, GEX at-or-above / below zero. Each regime row's base rate is every day of that
 regime; the regime rows form their own BH family.
