@@ -1,0 +1,128 @@
+"""The forecast chart: a PNG a trader would recognise.
+
+Panels, top to bottom: price with Bollinger bands, SMA20/50/200, markers on the days
+rules fired (by tier) and the negative-GEX regime shaded, plus the zero-gamma flip and
+call/put walls when the state has them; RSI(14) with its 30/70/75 guides; VIX with the
+high-VIX threshold; the dark-pool ratio with its threshold. Rendered with the Agg
+backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+
+if TYPE_CHECKING:
+    from engine.build import Prepared
+    from engine.state import MarketState
+
+WIDTH_PX, HEIGHT_PX, DPI = 1200, 1000, 100
+TIER_MARKER = {1: "^", 2: "o", 3: "s"}
+
+
+def render_chart(prepared: Prepared, state: MarketState, days: int = 180) -> bytes:
+    """PNG bytes of the last ``days`` sessions up to the state's as-of date."""
+    ind = prepared.ind.loc[: str(state.as_of)].tail(days)
+    fires = prepared.fires.loc[ind.index]
+    x = ind.index
+    fig, axes = plt.subplots(
+        4,
+        1,
+        figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI),
+        dpi=DPI,
+        sharex=True,
+        gridspec_kw={"height_ratios": [4, 1.3, 1.3, 1.3]},
+    )
+    price, rsi_ax, vix_ax, dp_ax = axes
+    try:
+        title = f"{state.ticker} daily, as of {state.as_of}"
+        if state.synthetic:
+            title += "  (SYNTHETIC DEMO DATA)"
+        price.set_title(title, loc="left", fontsize=12, fontweight="bold")
+        price.fill_between(
+            x,
+            ind["bb_lower"],
+            ind["bb_upper"],
+            color="#9ecae1",
+            alpha=0.25,
+            label="Bollinger 20, 2σ",
+        )
+        price.plot(x, ind["close"], color="black", lw=1.4, label="close")
+        for col, color in (("sma20", "#3182bd"), ("sma50", "#e6550d"), ("sma200", "#756bb1")):
+            if ind[col].notna().any():
+                price.plot(x, ind[col], color=color, lw=1.0, label=col.upper())
+        negative = (ind["gex"] < 0).to_numpy()
+        if negative.any():
+            lo, hi = float(ind["low"].min()), float(ind["high"].max())
+            price.fill_between(
+                x, lo, hi, where=negative, color="#d73027", alpha=0.08, step="mid", label="GEX < 0"
+            )
+        gex = state.regime.gex
+        for level, label, style in (
+            (gex.flip_level, "zero-gamma flip", ":"),
+            (gex.call_wall, "call wall", "--"),
+            (gex.put_wall, "put wall", "-."),
+        ):
+            if level is not None:
+                price.axhline(level, color="#636363", ls=style, lw=1.0, label=label)
+        colors = plt.get_cmap("tab10")
+        for k, rule in enumerate(state.rules):
+            hits = fires[rule.name].to_numpy(dtype=bool) if rule.name in fires else None
+            if hits is None or not hits.any():
+                continue
+            # Stack markers below the bar so rules firing on the same day stay visible.
+            y = ind["low"].to_numpy()[hits] * (1 - 0.007 * (k + 1))
+            price.scatter(
+                x[hits],
+                y,
+                marker=TIER_MARKER.get(rule.tier, "x"),
+                color=colors(k),
+                s=22,
+                zorder=5,
+                label=f"T{rule.tier} {rule.name}",
+            )
+        price.legend(loc="upper left", fontsize=7, ncol=3, framealpha=0.8)
+        price.grid(alpha=0.3)
+
+        rsi_ax.plot(x, ind["rsi14"], color="#54278f", lw=1.0)
+        for level, color in ((70, "#e6550d"), (30, "#31a354"), (75, "#a50f15")):
+            rsi_ax.axhline(level, color=color, lw=0.8, ls="--")
+        rsi_ax.set_ylim(0, 100)
+        rsi_ax.set_ylabel("RSI(14)")
+
+        _series_panel(vix_ax, x, ind["vix"].to_numpy(), state.params.high_vix, "VIX", "#de2d26")
+        _series_panel(
+            dp_ax,
+            x,
+            ind["dp_ratio"].to_numpy(),
+            state.params.dark_pool_threshold,
+            "dark-pool ratio",
+            "#2c7fb8",
+        )
+        for ax in axes[1:]:
+            ax.grid(alpha=0.3)
+        dp_ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI)
+        return buf.getvalue()
+    finally:
+        plt.close(fig)
+
+
+def _series_panel(ax, x, values: np.ndarray, threshold: float, label: str, color: str) -> None:  # type: ignore[no-untyped-def]
+    if np.isfinite(values).any():
+        ax.plot(x, values, color=color, lw=1.0)
+        ax.axhline(threshold, color="grey", lw=0.8, ls="--")
+    else:
+        ax.text(0.5, 0.5, f"no {label} data", transform=ax.transAxes, ha="center", va="center")
+    ax.set_ylabel(label)
