@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from engine.audit import enrich_rule_states
+from engine.dataset import Dataset
 from engine.edge import forward_returns
 from engine.errors import InputDataError, InsufficientHistoryError
 from engine.forecast import make_forecast
 from engine.indicators import compute_indicators
 from engine.rules import Playbook, evaluate_rules, explain, is_available, load_playbook
-from engine.sources.csv_import import Dataset
 from engine.state import (
     Bar,
     DarkPoolRegime,

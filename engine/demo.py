@@ -19,7 +19,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from engine.sources.csv_import import Dataset, assemble
+from engine.dataset import Dataset, assemble
 
 DEMO_SOURCE: Final = "demo (synthetic)"
 
