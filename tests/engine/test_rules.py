@@ -1,0 +1,190 @@
+"""Each bundled rule on hand-built frames, and the playbook file's validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.errors import RuleSpecError
+from engine.rules import DEFAULT_PLAYBOOK, evaluate_rules, explain, load_playbook
+from engine.state import EngineParams
+
+BOOK = load_playbook()
+PARAMS = EngineParams()
+
+# A calm day on which no bundled rule fires.
+BASE = {
+    "close": 100.0,
+    "sma20": 100.5,
+    "sma50": 101.0,
+    "rsi14": 45.0,
+    "macd_hist": -0.1,
+    "vix": 18.0,
+    "vix_mean10": 17.0,
+    "gex": 1e9,
+    "gex_prev": 1e9,
+    "dp_ratio": 1.1,
+    "bb_lower": 95.0,
+}
+
+
+def fires(**day: float) -> dict[str, bool]:
+    """Evaluate every rule on a two-row frame whose last row is ``BASE`` + ``day``."""
+    today = {**BASE, **day}
+    yesterday = {**BASE, "gex": today["gex_prev"]}
+    frame = pd.DataFrame([yesterday, today], index=pd.bdate_range("2024-01-01", periods=2))
+    result = evaluate_rules(BOOK, frame, PARAMS)
+    return {name: bool(result[name].iloc[-1]) for name in result.columns}
+
+
+def fired(**day: float) -> set[str]:
+    return {name for name, hit in fires(**day).items() if hit}
+
+
+def test_quiet_day_fires_nothing() -> None:
+    assert fired() == set()
+
+
+def test_negative_gex_and_high_vix() -> None:
+    assert fired(gex=-1e8, gex_prev=-1e8, vix=20.0) == {"Negative_GEX_AND_High_VIX", "GEX_Negative"}
+    assert "Negative_GEX_AND_High_VIX" not in fired(gex=-1e8, gex_prev=-1e8, vix=19.99)
+    assert "Negative_GEX_AND_High_VIX" not in fired(gex=0.0, vix=30.0)
+
+
+def test_golden_setup_boundaries() -> None:
+    golden = {
+        "close": 105.0,
+        "sma20": 103.0,
+        "sma50": 100.0,
+        "rsi14": 60.0,
+        "macd_hist": 0.2,
+        "vix": 15.0,
+        "vix_mean10": 16.0,
+    }
+    assert "Golden_Setup" in fired(**golden)
+    assert "Golden_Setup" in fired(**{**golden, "rsi14": 50.0})
+    assert "Golden_Setup" in fired(**{**golden, "rsi14": 70.0})
+    assert "Golden_Setup" not in fired(**{**golden, "rsi14": 70.01})
+    assert "Golden_Setup" not in fired(**{**golden, "vix": 20.0, "vix_mean10": 25.0})
+    assert "Golden_Setup" not in fired(**{**golden, "vix_mean10": 14.0})
+    assert "Golden_Setup" not in fired(**{**golden, "macd_hist": 0.0})
+    assert "Golden_Setup" not in fired(**{**golden, "sma20": 99.0})
+
+
+def test_gex_turned_positive_is_a_crossing() -> None:
+    assert "GEX_Turned_Positive" in fired(gex=0.0, gex_prev=-5e7)
+    assert "GEX_Turned_Positive" in fired(gex=2e8, gex_prev=-5e7)
+    assert "GEX_Turned_Positive" not in fired(gex=2e8, gex_prev=1e8)
+    assert "GEX_Turned_Positive" not in fired(gex=-1e8, gex_prev=-2e8)
+
+
+def test_bb_lower_and_rsi_and_dark_pool() -> None:
+    assert "BB_Breakout_Lower" in fired(close=94.9)
+    assert "BB_Breakout_Lower" not in fired(close=95.0)
+    assert "RSI_Extreme" in fired(rsi14=75.01)
+    assert "RSI_Extreme" not in fired(rsi14=75.0)
+    assert "DarkPool_Bullish" in fired(dp_ratio=1.51)
+    assert "DarkPool_Bullish" not in fired(dp_ratio=1.5)
+
+
+def test_missing_values_never_fire() -> None:
+    assert fired(gex=np.nan, gex_prev=np.nan, vix=np.nan, dp_ratio=np.nan) == set()
+
+
+def test_threshold_parameter_is_used() -> None:
+    today = {**BASE, "gex": -1e8, "gex_prev": -1e8, "vix": 17.0}
+    frame = pd.DataFrame([today, today], index=pd.bdate_range("2024-01-01", periods=2))
+    low = evaluate_rules(BOOK, frame, EngineParams(high_vix=16.0))
+    assert bool(low["Negative_GEX_AND_High_VIX"].iloc[-1])
+
+
+def test_explain_gives_deciding_values() -> None:
+    today = {**BASE, "gex": -1e8, "gex_prev": -1e8, "vix": 25.0}
+    frame = pd.DataFrame([today, today], index=pd.bdate_range("2024-01-01", periods=2))
+    checks = explain(BOOK.get("Negative_GEX_AND_High_VIX"), frame, 1, PARAMS)  # type: ignore[arg-type]
+    assert [(c.left, c.left_value, c.right_value, c.passed) for c in checks] == [
+        ("gex", -1e8, 0.0, True),
+        ("vix", 25.0, 20.0, True),
+    ]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "book.toml"
+    path.write_text(text)
+    return path
+
+
+RULE = """
+[[rules]]
+name = "X"
+tier = {tier}
+direction = "bullish"
+signal = "s"
+rationale = "r"
+when = [{when}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("tier", "when", "needle"),
+    [
+        (1, '{ left = "nope", op = "<", right = 0 }', "unknown column 'nope'"),
+        (1, '{ left = "gex", op = "=~", right = 0 }', "unknown operator"),
+        (1, '{ left = "vix", op = ">", right = "param:nope" }', "unknown parameter"),
+        (4, '{ left = "gex", op = "<", right = 0 }', "tier must be"),
+        (1, '{ left = "gex", op = "<", right = "__import__(\'os\')" }', "unknown column"),
+    ],
+)
+def test_bad_playbook_names_rule_and_field(
+    tmp_path: Path, tier: int, when: str, needle: str
+) -> None:
+    with pytest.raises(RuleSpecError, match="'X'") as exc:
+        load_playbook(_write(tmp_path, RULE.format(tier=tier, when=when)))
+    assert needle in str(exc.value)
+
+
+def test_bad_toml_and_duplicates(tmp_path: Path) -> None:
+    with pytest.raises(RuleSpecError, match="not valid TOML"):
+        load_playbook(_write(tmp_path, "[[rules]\n"))
+    one = RULE.format(tier=1, when='{ left = "gex", op = "<", right = 0 }')
+    with pytest.raises(RuleSpecError, match="twice"):
+        load_playbook(_write(tmp_path, one + one))
+    with pytest.raises(RuleSpecError, match="cannot read"):
+        load_playbook(tmp_path / "missing.toml")
+
+
+def test_user_rule_of_every_kind(tmp_path: Path) -> None:
+    text = (
+        DEFAULT_PLAYBOOK.read_text()
+        + """
+[[rules]]
+name = "Custom"
+tier = 2
+direction = "bearish"
+signal = "Fade"
+rationale = "a user's own rule"
+claims = [{ horizon = 5, win_rate = 0.55 }]
+when = [
+  { left = "close", op = "crosses_below", right = "sma20" },
+  { left = "vix", op = ">=", right = "param:high_vix" },
+  { left = "rsi14", op = "<", right = 40 },
+]
+"""
+    )
+    book = load_playbook(_write(tmp_path, text))
+    assert book.get("custom") is not None and len(book.rules) == 8
+    rows = [
+        {**BASE, "close": 101.0, "sma20": 100.0},
+        {**BASE, "close": 99.0, "sma20": 100.0, "vix": 22.0, "rsi14": 35.0},
+    ]
+    frame = pd.DataFrame(rows, index=pd.bdate_range("2024-01-01", periods=2))
+    assert bool(evaluate_rules(book, frame, PARAMS)["Custom"].iloc[-1])
+    assert book.version != load_playbook().version
+
+
+def test_rules_module_never_evaluates_text() -> None:
+    source = (Path(__file__).resolve().parents[2] / "engine" / "rules.py").read_text()
+    assert "eval(" not in source and "exec(" not in source
