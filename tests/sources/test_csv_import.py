@@ -1,0 +1,142 @@
+"""The CSV importer on the real files and on a corpus of broken ones."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.errors import InputDataError, InsufficientHistoryError
+from engine.sources.csv_import import load_dataset, read_series_csv
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def test_both_iwm_files_and_both_vix_files(raw_data_dir: Path) -> None:
+    kitty = raw_data_dir / "kittycapital_etf-seasonality" / "IWM.csv"
+    guy = raw_data_dir / "guydekowski_market-lab" / "IWM.csv"
+    cboe = raw_data_dir / "noodles-rice_vix_dashboard" / "VIX_History.csv"
+    yahoo_vix = raw_data_dir / "guydekowski_market-lab" / "VIX.csv"
+    before = [_digest(p) for p in (kitty, guy, cboe, yahoo_vix)]
+    a = load_dataset(kitty, cboe)
+    b = load_dataset(guy, yahoo_vix)
+    assert len(a.frame) == len(b.frame) == 6598
+    assert a.frame.loc["2026-08-21", "close"] == pytest.approx(299.96, abs=0.01)
+    # CBOE prints VIX on exchange holidays; the left join drops those rows.
+    assert pd.Timestamp("2024-07-04") not in a.frame.index
+    window = slice("2023-01-01", "2025-12-31")
+    np.testing.assert_allclose(a.frame.loc[window, "vix"], b.frame.loc[window, "vix"], atol=1e-5)
+    assert [_digest(p) for p in (kitty, guy, cboe, yahoo_vix)] == before
+
+
+def test_adjusted_close_and_dix_as_gex(raw_data_dir: Path) -> None:
+    x = load_dataset(raw_data_dir / "xjcarter_data" / "IWM.csv")
+    assert x.frame["adj_close"].iloc[0] == pytest.approx(34.40634)
+    assert (x.frame["adj_close"] <= x.frame["close"]).all()
+    d = load_dataset(
+        raw_data_dir / "kittycapital_etf-seasonality" / "IWM.csv",
+        gex=raw_data_dir / "squeezemetrics_dix" / "DIX.csv",
+    )
+    gex = next(p for p in d.provenance if p.series == "gex")
+    assert gex.note is not None and "stand-in" in gex.note
+    assert gex.first_date is not None and gex.first_date.isoformat() == "2011-05-02"
+
+
+def test_finra_multi_symbol_file_is_refused_clearly(raw_data_dir: Path) -> None:
+    with pytest.raises(InputDataError, match="FINRA"):
+        read_series_csv(raw_data_dir / "pookiemaker_shorts" / "CNMSshvol20200102.txt", "dark_pool")
+
+
+def _prices(n: int = 80) -> pd.DataFrame:
+    idx = pd.bdate_range("2024-01-01", periods=n)
+    close = 100 + np.arange(n) * 0.1
+    return pd.DataFrame({"Date": idx.strftime("%Y-%m-%d"), "Close": close, "Volume": 1000})
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "needle"),
+    [
+        ("", InputDataError, "is empty"),
+        ("Date,Close\n", InputDataError, "no data rows"),
+        (
+            "Date,Px\n2024-01-02,1\n",
+            InputDataError,
+            "columns seen: Date, Px; accepted names: close",
+        ),
+        ("When,Close\n2024-01-02,1\n", InputDataError, "column 'date' not found"),
+        (
+            "Date,Close\n2024-01-02,1\n2024-01-02,2\n",
+            InputDataError,
+            "duplicate dates (2024-01-02)",
+        ),
+        (
+            "Date,Close\n2024-01-02,1\n2024-01-03,abc\n",
+            InputDataError,
+            "non-numeric value 'abc' on data row 2",
+        ),
+        ("Date,Close\n2024-01-02,1\n2024-01-03,0\n", InputDataError, "must be positive"),
+        (
+            "Date,Close\n2024-01-02,1\nyesterday,2\n2024-01-04,3\n",
+            InputDataError,
+            "'yesterday' on data row 2",
+        ),
+    ],
+)
+def test_broken_files(tmp_path: Path, content: str, error: type[Exception], needle: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(error) as exc:
+        load_dataset(path)
+    assert needle in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_binary_and_missing_files(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputDataError, match="not a UTF-8"):
+        load_dataset(junk)
+    with pytest.raises(InputDataError, match="file not found"):
+        load_dataset(tmp_path / "none.csv")
+
+
+def test_too_little_history_says_how_many(tmp_path: Path) -> None:
+    path = tmp_path / "short.csv"
+    _prices(30).to_csv(path, index=False)
+    with pytest.raises(InsufficientHistoryError, match="at least 60 trading days"):
+        load_dataset(path)
+
+
+def test_aliases_order_case_and_us_dates(tmp_path: Path) -> None:
+    frame = _prices()
+    frame = frame.rename(columns={"Close": "CLOSE", "Date": "timestamp"})
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.strftime("%m/%d/%Y")
+    frame["ShortVolume"] = 600.0
+    frame["TotalVolume"] = 1000.0
+    frame["VIX_Close"] = 17.5
+    path = tmp_path / "mixed.csv"
+    frame[["VIX_Close", "ShortVolume", "CLOSE", "timestamp", "TotalVolume", "Volume"]].to_csv(
+        path, index=False
+    )
+    data = load_dataset(path, darkpool=path)
+    assert data.frame["vix"].iloc[-1] == 17.5
+    assert data.frame["dp_ratio"].iloc[-1] == pytest.approx(1.5)  # 600 / (1000 - 600)
+    assert (data.frame["adj_close"] == data.frame["close"]).all()
+
+
+def test_gaps_filled_at_most_three_days(tmp_path: Path) -> None:
+    prices = tmp_path / "p.csv"
+    _prices().to_csv(prices, index=False)
+    vix = _prices()[["Date"]].assign(VIX=20.0).drop(index=[70, 71, 72, 73, 74])
+    vix_path = tmp_path / "v.csv"
+    vix.to_csv(vix_path, index=False)
+    data = load_dataset(prices, vix_path)
+    assert data.frame["vix"].iloc[70:73].eq(20.0).all()
+    assert data.frame["vix"].iloc[73:75].isna().all()
+    assert any("carried forward" in w for w in data.warnings)
+    assert any("no value" in w for w in data.warnings)
