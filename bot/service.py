@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from bot.narrator import Narrator, Report, make_report
 from bot.narrator.offline import OfflineNarrator
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from engine.walkforward import WalkForward
 
 log = logging.getLogger(__name__)
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 NarratorFactory = Callable[[Settings, bool], Narrator]
 
@@ -58,6 +61,17 @@ class DataRequest:
             except OSError:
                 parts.append((str(path), None, None))
         return tuple(parts)
+
+
+def _mtimes(db: Path) -> tuple[int | None, ...]:
+    """Modification times of the store's files, so new data invalidates the cache."""
+    out: list[int | None] = []
+    for suffix in ("", "-wal"):
+        try:
+            out.append(Path(f"{db}{suffix}").stat().st_mtime_ns)
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
 
 def offline_factory(settings: Settings, offline: bool) -> Narrator:
@@ -102,10 +116,27 @@ class AnalystService:
         return self._store_dataset()
 
     def _store_dataset(self) -> Dataset:
-        raise InputDataError(
-            "no data given: pass --csv FILE with your daily prices (optionally --vix, --gex, "
-            "--darkpool), or --demo for the bundled synthetic data"
-        )
+        """The local store's data, with a warning when prices lag the NYSE calendar."""
+        from engine.dataset import Dataset
+        from engine.sources.calendar import last_trading_day, trading_days_between
+        from engine.sources.store import Store
+        from engine.sources.store_dataset import dataset_from_store
+
+        with Store(self.settings.database) as store:
+            data = dataset_from_store(
+                store, self.settings.ticker, ffill_limit=self._params().ffill_limit
+            )
+        today = self.clock().astimezone(NEW_YORK).date()
+        session = last_trading_day(today)
+        last = data.frame.index[-1].date()
+        behind = trading_days_between(last, session) if last < session else 0
+        if behind > 1:
+            warning = (
+                f"prices in the store end on {last}, {behind} trading days before the last "
+                f"session ({session}): run 'iwm-analyst update'"
+            )
+            return Dataset(data.frame, data.provenance, (warning, *data.warnings), data.gex_levels)
+        return data
 
     def _params(self) -> EngineParams:
         return self.settings.engine_params
@@ -117,6 +148,8 @@ class AnalystService:
 
         playbook_path = self.settings.playbook_path
         key = (*req.key(), str(playbook_path), self._params())
+        if req.csv is None and not req.demo:
+            key = (*key, *_mtimes(self.settings.database))
         with self._lock:
             if key in self._prepared:
                 self._prepared.move_to_end(key)

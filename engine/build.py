@@ -178,6 +178,7 @@ def _regime(prepared: Prepared, pos: int, gex_note: str | None) -> Regime:
             flipped_positive=gex is not None and prev is not None and prev < 0 <= gex,
             flipped_negative=gex is not None and prev is not None and prev >= 0 > gex,
             note=gex_note,
+            **_gex_levels(prepared, pos),
         ),
         dark_pool=DarkPoolRegime(
             ratio=dp,
@@ -186,6 +187,22 @@ def _regime(prepared: Prepared, pos: int, gex_note: str | None) -> Regime:
             regime=dp_regime,
         ),
     )
+
+
+def _gex_levels(prepared: Prepared, pos: int) -> dict[str, object]:
+    """Flip level and walls from the chain snapshot taken on the as-of day, if any."""
+    levels = prepared.dataset.gex_levels
+    day = prepared.ind.index[pos]
+    if levels is None or day not in levels.index:
+        return {}
+    row = levels.loc[day]
+    stamp = row.get("as_of")
+    return {
+        "flip_level": _f(row.get("flip_level")),
+        "call_wall": _f(row.get("call_wall")),
+        "put_wall": _f(row.get("put_wall")),
+        "snapshot_time": dt.datetime.fromisoformat(stamp) if isinstance(stamp, str) else None,
+    }
 
 
 def _warnings(prepared: Prepared, prov: tuple[SeriesProvenance, ...]) -> tuple[str, ...]:

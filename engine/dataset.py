@@ -30,6 +30,9 @@ class Dataset:
     frame: pd.DataFrame
     provenance: tuple[SeriesProvenance, ...]
     warnings: tuple[str, ...] = ()
+    #: Optional per-day gamma levels from option-chain snapshots: a date-indexed frame
+    #: with ``flip_level``, ``call_wall``, ``put_wall`` (USD) and ``as_of`` (ISO time).
+    gex_levels: pd.DataFrame | None = None
 
 
 def _provenance(

@@ -8,6 +8,7 @@ Who handles what:
 
 * :class:`InputDataError` - bad user data (CSV, column, dates, prices). The CLI exits 2.
 * :class:`InsufficientHistoryError` - too few rows for the indicators. The CLI exits 2.
+* :class:`EmptyStoreError` - the local store has no prices; ``forecast`` shows the demo.
 * :class:`ConfigError` - a missing or invalid setting; the message names the variable.
 * :class:`RuleSpecError` - a playbook rules file that does not parse or names unknown things.
 * :class:`ProviderError` - a data provider failed (HTTP error, bad payload). ``update``
@@ -38,6 +39,10 @@ class InputDataError(AnalystError):
     """The data a user supplied cannot be used as it is (column, date, value, file)."""
 
     exit_code = 2
+
+
+class EmptyStoreError(InputDataError):
+    """The local store has no prices yet; the message says how to fill it."""
 
 
 class InsufficientHistoryError(InputDataError):

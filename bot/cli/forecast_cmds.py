@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,8 +79,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.errors import EmptyStoreError
+
     service = make_service(settings)
     req = data_request(args)
+    try:
+        service.prepared(req)
+    except EmptyStoreError as err:
+        print(f"note: {err}; showing the synthetic demo instead\n", file=sys.stderr)
+        req = replace(req, demo=True)
     if args.json:
         print(service.state(req, args.as_of).model_dump_json(indent=2))
         return 0

@@ -191,7 +191,8 @@ def read_series_csv(path: Path, kind: SeriesKind) -> pd.DataFrame:
             positive = role in ("open", "high", "low", "close", "adj_close", "vix")
             out[role] = _numbers(raw[cols[role]], cols[role], name, positive=positive).to_numpy()
     if kind == "prices" and "dp_ratio" in cols:
-        out["dp_ratio"] = _numbers(raw[cols["dp_ratio"]], cols["dp_ratio"], name, positive=False)
+        ratio = _numbers(raw[cols["dp_ratio"]], cols["dp_ratio"], name, positive=False)
+        out["dp_ratio"] = ratio.to_numpy()
     if "dp_ratio" in wanted and "dp_ratio" not in out and "short_volume" in out:
         lit = out["total_volume"] - out["short_volume"]
         out["dp_ratio"] = (out["short_volume"] / lit).where(lit > 0)

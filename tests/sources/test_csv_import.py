@@ -140,3 +140,13 @@ def test_gaps_filled_at_most_three_days(tmp_path: Path) -> None:
     assert data.frame["vix"].iloc[73:75].isna().all()
     assert any("carried forward" in w for w in data.warnings)
     assert any("no value" in w for w in data.warnings)
+
+
+def test_single_file_with_every_series(tmp_path: Path) -> None:
+    from engine.demo import demo_dataset
+
+    frame = demo_dataset().frame
+    path = tmp_path / "all.csv"
+    frame.to_csv(path)
+    loaded = load_dataset(path).frame
+    pd.testing.assert_frame_equal(loaded, frame, check_freq=False, rtol=1e-12)
