@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
     openai_timeout: float = Field(30.0, alias="OPENAI_TIMEOUT", gt=0)
     openai_temperature: float = Field(0.2, alias="OPENAI_TEMPERATURE", ge=0, le=2)
+    llm_deadline_seconds: float = Field(60.0, alias="LLM_DEADLINE_SECONDS", gt=0)
+    llm_daily_token_budget: int = Field(200_000, alias="LLM_DAILY_TOKEN_BUDGET", ge=0)
+    llm_max_question_chars: int = Field(500, alias="LLM_MAX_QUESTION_CHARS", gt=0)
+    llm_history_turns: int = Field(6, alias="LLM_HISTORY_TURNS", ge=0)
+    llm_history_max_tokens: int = Field(1500, alias="LLM_HISTORY_MAX_TOKENS", ge=0)
 
     # --- Discord -----------------------------------------------------------------
     discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")

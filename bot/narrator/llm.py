@@ -1,0 +1,353 @@
+"""The model narrator: an OpenAI-compatible model writes the prose, the engine decides.
+
+Flow for one forecast: budget check -> cache (single flight per key) -> model call with
+retries at this network boundary only -> structured reply (SDK structured output, or
+JSON mode for servers without it) -> grounding check (every number from the state, calls
+equal to the engine's) -> one repair attempt naming the problems -> otherwise the offline
+narrator, with the reason logged and shown as a short note. Nothing a model does escapes
+as an exception.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from bot.narrator.cache import ReplyCache, cache_key
+from bot.narrator.models import ForecastNarrative, Narration
+from bot.narrator.numbers import ungrounded_numbers
+from bot.narrator.offline import OfflineNarrator
+from bot.settings import PROMPTS_DIR, Settings
+from engine.errors import ModelError
+from engine.state import MarketState
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+Messages = list[dict[str, str]]
+
+RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
+MAX_ATTEMPTS = 3
+NO_KEY_NOTE = (
+    "written by the offline template: set OPENAI_API_KEY (and OPENAI_BASE_URL / OPENAI_MODEL "
+    "for a local server such as Ollama, vLLM or LM Studio) to have a model write it"
+)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    version: int
+    body: str
+
+    def fill(self, **values: object) -> str:
+        return string.Template(self.body).substitute(**{k: str(v) for k, v in values.items()})
+
+
+@lru_cache(maxsize=16)
+def load_prompt(name: str) -> Prompt:
+    """A prompt file from ``prompts/``: first line ``version: N``, then the text."""
+    text = (PROMPTS_DIR / name).read_text(encoding="utf-8")
+    head, _, body = text.partition("\n")
+    if not head.startswith("version:"):
+        raise ModelError(f"prompt file {name} must start with 'version: N'")
+    return Prompt(version=int(head.split(":", 1)[1]), body=body.strip())
+
+
+def compact_state(state: MarketState) -> dict[str, Any]:
+    """The state for the prompt: every figure, without nulls, and quiet rules trimmed.
+
+    Rules that did not fire keep their name, tier, availability and headline record;
+    the grounding check still uses the full state.
+    """
+    doc = state.model_dump(mode="json", exclude_none=True)
+    doc.pop("inputs_hash", None)
+    doc.pop("playbook_version", None)
+    for rule in doc["rules"]:
+        rule.pop("rationale", None)
+        if not rule["fired"]:
+            rule.pop("conditions", None)
+            for stats in rule.get("stats", []):
+                for key in list(stats):
+                    if key not in ("horizon", "n_fired", "win_rate", "verdict"):
+                        stats.pop(key)
+    return doc
+
+
+def state_hash(state: MarketState) -> str:
+    return hashlib.sha256(state.model_dump_json().encode()).hexdigest()
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (about four characters a token for English and JSON)."""
+    return max(1, len(text) // 4)
+
+
+def problems_with(narrative: ForecastNarrative, state: MarketState) -> list[str]:
+    """Why a narrative cannot be shown: invented numbers or calls that differ."""
+    problems = []
+    text = " ".join(
+        (
+            narrative.immediate_assessment,
+            narrative.five_day_flavour,
+            narrative.five_day_rationale,
+            narrative.strategy_title,
+            narrative.strategy,
+        )
+    )
+    bad = ungrounded_numbers(text, state)
+    if bad:
+        problems.append(f"numbers not in the state: {', '.join(dict.fromkeys(bad))}")
+    if narrative.immediate_call != state.tomorrow.call:
+        problems.append(
+            f"immediate_call must be {state.tomorrow.call}, not {narrative.immediate_call}"
+        )
+    if narrative.five_day_call != state.next_5_days.call:
+        problems.append(
+            f"five_day_call must be {state.next_5_days.call}, not {narrative.five_day_call}"
+        )
+    return problems
+
+
+class ModelClient:
+    """Chat calls to an OpenAI-compatible server with bounded retries.
+
+    The SDK's own retries are off (``max_retries=0``) so they do not stack with ours.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        backoff_initial: float = 0.5,
+        on_usage: Callable[[int, int], None] | None = None,
+    ) -> None:
+        if settings.openai_api_key is None:
+            raise ModelError("OPENAI_API_KEY is not set")
+        self.model = settings.openai_model
+        self._settings = settings
+        self._backoff = backoff_initial
+        self._on_usage = on_usage
+        self._json_mode = False
+        self.client = openai.OpenAI(
+            api_key=settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_timeout,
+            max_retries=0,
+        )
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception_type(RETRYABLE),
+            stop=stop_after_attempt(MAX_ATTEMPTS)
+            | stop_after_delay(self._settings.llm_deadline_seconds),
+            wait=wait_exponential_jitter(initial=self._backoff, max=8 * self._backoff),
+            reraise=True,
+        )
+
+    def _record_usage(self, usage: Any) -> None:
+        if usage is not None and self._on_usage is not None:
+            self._on_usage(int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0))
+
+    def structured(self, messages: Messages, schema: type[T]) -> tuple[T, str]:
+        """The reply parsed into ``schema`` and its raw text.
+
+        Uses the SDK's structured output; a server that rejects JSON-schema output (HTTP
+        400) is asked again in JSON mode, and remembered.
+        """
+        if not self._json_mode:
+            try:
+                for attempt in self._retrying():
+                    with attempt:
+                        completion = self.client.chat.completions.parse(
+                            model=self.model,
+                            messages=messages,  # type: ignore[arg-type]
+                            response_format=schema,
+                            temperature=self._settings.openai_temperature,
+                        )
+                self._record_usage(completion.usage)
+                message = completion.choices[0].message
+                if message.refusal:
+                    raise ModelError(f"the model declined: {message.refusal[:200]}")
+                if message.parsed is None:
+                    raise ModelError("the model's reply had no content")
+                return message.parsed, message.content or ""
+            except openai.BadRequestError as exc:
+                log.info("structured output refused (%s); switching to JSON mode", exc.status_code)
+                self._json_mode = True
+            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
+                raise ModelError(f"the model's reply was cut off or filtered: {exc}") from exc
+            except (ValidationError, json.JSONDecodeError) as exc:
+                raise ModelError(
+                    f"the model's reply was not valid JSON for {schema.__name__}"
+                ) from exc
+        return self._json_reply(messages, schema)
+
+    def _json_reply(self, messages: Messages, schema: type[T]) -> tuple[T, str]:
+        for attempt in self._retrying():
+            with attempt:
+                completion = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    response_format={"type": "json_object"},
+                    temperature=self._settings.openai_temperature,
+                )
+        self._record_usage(completion.usage)
+        content = completion.choices[0].message.content or ""
+        try:
+            return schema.model_validate_json(content), content
+        except ValidationError as exc:
+            raise ModelError(f"the model's reply was not valid JSON for {schema.__name__}") from exc
+
+    def text(self, messages: Messages) -> str:
+        """A plain-text reply (follow-up answers)."""
+        for attempt in self._retrying():
+            with attempt:
+                completion = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    temperature=self._settings.openai_temperature,
+                )
+        self._record_usage(completion.usage)
+        message = completion.choices[0].message
+        if getattr(message, "refusal", None):
+            raise ModelError("the model declined to answer")
+        return (message.content or "").strip()
+
+
+def describe_failure(exc: Exception) -> str:
+    """A short, key-free reason for a note."""
+    if isinstance(exc, openai.RateLimitError):
+        return "the model service is rate-limiting"
+    if isinstance(exc, openai.APITimeoutError):
+        return "the model service timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "the model service could not be reached"
+    if isinstance(exc, openai.APIStatusError):
+        return f"the model service answered HTTP {exc.status_code}"
+    if isinstance(exc, ModelError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}"
+
+
+class LLMNarrator:
+    """Writes the narrative with a model; falls back to the offline template."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        cache: ReplyCache,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        backoff_initial: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.name = f"model:{settings.openai_model}"
+        self.client = ModelClient(settings, backoff_initial=backoff_initial, on_usage=self._usage)
+
+    def _day(self) -> str:
+        return self.clock().astimezone(dt.UTC).date().isoformat()
+
+    def _usage(self, prompt: int, completion: int) -> None:
+        self.cache.add_usage(self._day(), self.settings.openai_model, prompt, completion)
+
+    def over_budget(self) -> bool:
+        return self.cache.tokens_on(self._day()) >= self.settings.llm_daily_token_budget
+
+    def messages(self, state: MarketState) -> Messages:
+        system = load_prompt("system_forecast.md")
+        user = load_prompt("user_forecast.md").fill(
+            ticker=state.ticker,
+            as_of=state.as_of.isoformat(),
+            state_json=json.dumps(compact_state(state), separators=(",", ":")),
+        )
+        return [{"role": "system", "content": system.body}, {"role": "user", "content": user}]
+
+    def key(self, state: MarketState) -> str:
+        version = (
+            load_prompt("system_forecast.md").version,
+            load_prompt("user_forecast.md").version,
+            load_prompt("repair_forecast.md").version,
+        )
+        return cache_key(
+            "forecast", state.ticker, state.as_of, state_hash(state), version, self.name
+        )
+
+    def narrate(self, state: MarketState) -> Narration:
+        try:
+            return self._narrate(state)
+        except Exception as exc:  # a model must never break a forecast
+            log.exception("model narrator failed; using the offline template")
+            return _offline(state, f"offline template used: {describe_failure(exc)}")
+
+    def _narrate(self, state: MarketState) -> Narration:
+        key = self.key(state)
+        with self.cache.single_flight(key):
+            cached = self.cache.get(key)
+            if cached is not None:
+                return Narration(ForecastNarrative.model_validate_json(cached), self.name)
+            if self.over_budget():
+                return _offline(
+                    state,
+                    "offline template used: today's model token budget "
+                    f"(LLM_DAILY_TOKEN_BUDGET={self.settings.llm_daily_token_budget}) is spent",
+                )
+            try:
+                narrative = self._write(state)
+            except (ModelError, openai.OpenAIError) as exc:
+                reason = describe_failure(exc)
+                log.warning("model narrative rejected: %s", reason)
+                return _offline(state, f"offline template used: {reason}")
+            self.cache.put(
+                key, "forecast", self.name, narrative.model_dump_json(), self.clock().isoformat()
+            )
+            return Narration(narrative, self.name)
+
+    def _write(self, state: MarketState) -> ForecastNarrative:
+        messages = self.messages(state)
+        narrative, raw = self.client.structured(messages, ForecastNarrative)
+        problems = problems_with(narrative, state)
+        if not problems:
+            return narrative
+        log.info("model narrative needs repair: %s", "; ".join(problems))
+        repair = load_prompt("repair_forecast.md").fill(
+            problems="; ".join(problems),
+            immediate_call=state.tomorrow.call,
+            five_day_call=state.next_5_days.call,
+        )
+        messages += [
+            {"role": "assistant", "content": raw or narrative.model_dump_json()},
+            {"role": "user", "content": repair},
+        ]
+        narrative, _ = self.client.structured(messages, ForecastNarrative)
+        problems = problems_with(narrative, state)
+        if problems:
+            raise ModelError(f"the model's text failed the number check ({'; '.join(problems)})")
+        return narrative
+
+
+def _offline(state: MarketState, note: str) -> Narration:
+    return OfflineNarrator(notes=(note,)).narrate(state)
+
+
+def prompt_tokens(messages: Sequence[dict[str, str]]) -> int:
+    """Estimated tokens of a prompt (see :func:`estimate_tokens`)."""
+    return sum(estimate_tokens(m["content"]) for m in messages)
