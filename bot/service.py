@@ -91,8 +91,12 @@ class AnalystService:
         cache_size: int = 4,
     ) -> None:
         self.settings = settings
-        self._narrator_factory = narrator_factory or offline_factory
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        if narrator_factory is None:
+            from bot.narrator.factory import NarratorChooser
+
+            narrator_factory = NarratorChooser(self.clock)
+        self._narrator_factory = narrator_factory
         self._prepared: OrderedDict[tuple[object, ...], Prepared] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()

@@ -157,7 +157,7 @@ class ModelClient:
             retry=retry_if_exception_type(RETRYABLE),
             stop=stop_after_attempt(MAX_ATTEMPTS)
             | stop_after_delay(self._settings.llm_deadline_seconds),
-            wait=wait_exponential_jitter(initial=self._backoff, max=8 * self._backoff),
+            wait=wait_exponential_jitter(multiplier=self._backoff, max=8 * self._backoff),
             reraise=True,
         )
 
@@ -340,7 +340,10 @@ class LLMNarrator:
         narrative, _ = self.client.structured(messages, ForecastNarrative)
         problems = problems_with(narrative, state)
         if problems:
-            raise ModelError(f"the model's text failed the number check ({'; '.join(problems)})")
+            # The offending figures go to the log only: a note must not repeat them.
+            log.warning("model narrative failed again after repair: %s", "; ".join(problems))
+            kinds = "the call check" if any("must be" in p for p in problems) else ""
+            raise ModelError(f"the model's text failed {kinds or 'the number check'}")
         return narrative
 
 

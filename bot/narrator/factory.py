@@ -1,0 +1,51 @@
+"""Choosing the narrator: the model when one is configured, else the offline template."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+
+from bot.narrator import Narrator
+from bot.narrator.offline import OfflineNarrator
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class NarratorChooser:
+    """A service's narrator factory; builds the model narrator (and its cache) once."""
+
+    def __init__(
+        self, clock: Callable[[], dt.datetime] | None = None, *, backoff_initial: float = 0.5
+    ) -> None:
+        self._clock = clock
+        self._backoff = backoff_initial
+        self._model: Narrator | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, settings: Settings, offline: bool) -> Narrator:
+        from bot.narrator.llm import NO_KEY_NOTE
+
+        if offline:
+            return OfflineNarrator()
+        if settings.openai_api_key is None:
+            return OfflineNarrator(notes=(NO_KEY_NOTE,))
+        with self._lock:
+            if self._model is None:
+                from bot.narrator.cache import ReplyCache
+                from bot.narrator.llm import LLMNarrator
+
+                self._model = LLMNarrator(
+                    settings,
+                    ReplyCache(settings.database),
+                    clock=self._clock,
+                    backoff_initial=self._backoff,
+                )
+                log.info(
+                    "narrator: model %s at %s",
+                    settings.openai_model,
+                    settings.openai_base_url or "the default endpoint",
+                )
+            return self._model
