@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ from engine.errors import InputDataError
 from engine.state import EngineParams, MarketState
 
 if TYPE_CHECKING:
+    from bot.narrator.answer import Answer
     from engine.audit import AuditTable
     from engine.build import Prepared
     from engine.sources.csv_import import Dataset
@@ -183,6 +184,25 @@ class AnalystService:
 
     def narrator(self, offline: bool = False) -> Narrator:
         return self._narrator_factory(self.settings, offline)
+
+    def ask(
+        self,
+        req: DataRequest,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        as_of: dt.date | None = None,
+        offline: bool = False,
+    ) -> Answer:
+        """Answer a follow-up question about the state for ``as_of``."""
+        from bot.narrator.answer import answer
+        from bot.narrator.llm import LLMNarrator
+
+        state = self.state(req, as_of)
+        narrator = self.narrator(offline)
+        client = None
+        if isinstance(narrator, LLMNarrator) and not narrator.over_budget():
+            client = narrator.client
+        return answer(question, state, history, settings=self.settings, client=client)
 
     def forecast(
         self,

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.forecast_cmds",
     "bot.cli.data_cmds",
     "bot.cli.audit_cmds",
+    "bot.cli.model_cmds",
 )
 
 

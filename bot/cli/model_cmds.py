@@ -1,0 +1,29 @@
+"""``ask``: one follow-up question about the day's signals, answered from the state."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from bot.cli.forecast_cmds import add_data_options, data_request, make_service
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("ask", help="ask a question about today's signals and forecast")
+    p.add_argument("question", help='e.g. "why is GEX_Negative bullish for IWM?"')
+    add_data_options(p)
+    p.add_argument("--offline", action="store_true", help="answer without a model")
+    p.set_defaults(func=cmd_ask)
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    reply = make_service(settings).ask(
+        data_request(args), args.question, as_of=args.as_of, offline=args.offline
+    )
+    print(reply.text)
+    for note in reply.notes:
+        print(f"\n(note: {note})")
+    return 0

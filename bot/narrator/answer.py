@@ -1,0 +1,259 @@
+"""Follow-up questions about the forecast, answered from the MarketState.
+
+The question is only ever a user message, capped in length; the state travels as a
+separate user message of context and the rules stay in the system prompt, so a question
+cannot rewrite them. Requests for the prompt or keys and requests for personal advice
+are answered by fixed replies without calling the model. Model answers go through the
+same number check as forecasts (one repair, then the deterministic answer).
+Without a model, rule, forecast and indicator questions still get exact answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import openai
+
+from bot.narrator.llm import (
+    ModelClient,
+    compact_state,
+    describe_failure,
+    estimate_tokens,
+    load_prompt,
+)
+from bot.narrator.numbers import ungrounded_numbers
+from bot.narrator.render import num, pct, record_text, usd_compact
+from bot.settings import PROMPTS_DIR, Settings
+from engine.errors import ModelError, UserInputError
+from engine.state import MarketState, RuleState
+
+log = logging.getLogger(__name__)
+
+Turn = tuple[str, str]  # ("user" | "assistant", text)
+
+_SECRETS = re.compile(
+    r"(system prompt|your (instructions|prompt|rules)|ignore (all|your|previous)|api[ _-]?key|"
+    r"secret|password|token|\.env|reveal)",
+    re.IGNORECASE,
+)
+_ADVICE = re.compile(
+    r"(should i (buy|sell|short|hold|go long|go all)|how much should i|my (portfolio|account|"
+    r"savings|money|retirement)|guarantee|promise|sure thing|can't lose)",
+    re.IGNORECASE,
+)
+_FORECAST = re.compile(
+    r"\b(forecast|call|tomorrow|next (5|five) days|week|outlook|bullish|bearish)\b", re.I
+)
+_INDICATORS = re.compile(r"\b(rsi|vix|gex|gamma|dark ?pool|trend|indicator|close|price)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    source: str  # "offline", "model:<name>" or "policy"
+    notes: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=2)
+def _phrases() -> dict[str, Any]:
+    with (PROMPTS_DIR / "offline_answers.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def check_question(question: str, limit: int) -> str:
+    """The question stripped, or UserInputError when empty or too long."""
+    text = " ".join(question.split())
+    if not text:
+        raise UserInputError("ask a question, e.g. 'why did GEX_Negative fire?'")
+    if len(text) > limit:
+        raise UserInputError(f"questions are limited to {limit} characters; yours has {len(text)}")
+    return text
+
+
+def bounded_history(history: Sequence[Turn], turns: int, max_tokens: int) -> list[Turn]:
+    """The most recent ``turns`` exchanges that fit in ``max_tokens`` (oldest dropped)."""
+    kept: list[Turn] = []
+    budget = max_tokens
+    for role, text in reversed(list(history)[-2 * turns :] if turns else []):
+        cost = estimate_tokens(text)
+        if cost > budget:
+            break
+        kept.append((role if role in ("user", "assistant") else "user", text))
+        budget -= cost
+    return list(reversed(kept))
+
+
+def find_rule(question: str, state: MarketState) -> RuleState | None:
+    """The rule a question names: exact name, nickname, or its words (case-insensitive)."""
+    q = question.lower().replace("-", " ")
+    q_words = set(re.findall(r"[a-z0-9]+", q.replace("_", " ")))
+    best: tuple[int, RuleState] | None = None
+    for rule in state.rules:
+        if rule.name.lower() in question.lower():
+            return rule
+        if rule.nickname and rule.nickname.lower() in q:
+            return rule
+        words = set(rule.name.lower().split("_")) - {"and", "high", "bb"}
+        hits = len(words & q_words)
+        if hits and hits == len(words) and (best is None or hits > best[0]):
+            best = (hits, rule)
+    if best is None and "golden" in q_words:
+        return state.rule("Golden_Setup")
+    return best[1] if best else None
+
+
+def _checks_text(rule: RuleState) -> str:
+    parts = []
+    for c in rule.conditions:
+        mark = {True: "yes", False: "no", None: "no data"}[c.passed]
+        literal = c.right_value is None or c.right == f"{c.right_value:g}"
+        right = c.right if literal else f"{c.right} = {num(c.right_value)}"
+        parts.append(f"{c.left} = {num(c.left_value)} {c.op} {right} ({mark})")
+    return "; ".join(parts)
+
+
+def offline_answer(question: str, state: MarketState) -> Answer:
+    """The deterministic answer: about a rule, the forecast, or the indicators."""
+    p = _phrases()
+    rule = find_rule(question, state)
+    if rule is not None:
+        conditions = " and ".join(c.text for c in rule.conditions)
+        lines = [
+            p["rule_meaning"].format(
+                name=rule.name,
+                tier=rule.tier,
+                direction=rule.direction,
+                signal=rule.signal,
+                rationale=rule.rationale,
+                conditions=conditions,
+            )
+        ]
+        key = (
+            "rule_fired"
+            if rule.fired
+            else ("rule_not_fired" if rule.available else "rule_unavailable")
+        )
+        line = p[key].format(as_of=state.as_of, checks=_checks_text(rule))
+        if rule.last_fired and not rule.fired:
+            line += p["rule_last"].format(date=rule.last_fired)
+        lines.append(line)
+        records = "; ".join(record_text(rule, h) for h in (1, 5))
+        lines.append(p["rule_record"].format(records=records))
+        return Answer(" ".join(lines), "offline")
+    if _FORECAST.search(question):
+        t, f = state.tomorrow, state.next_5_days
+        names = ", ".join(f"`{d.rule}` (Tier {d.tier})" for d in f.drivers or t.drivers)
+        drivers = p["drivers"].format(names=names) if names else p["no_drivers"]
+        text = p["forecast"].format(
+            call1=t.call,
+            p1=pct(t.prob_up),
+            b1=pct(t.base_rate),
+            c1=t.confidence,
+            flavour5=f.flavour,
+            p5=pct(f.prob_up),
+            b5=pct(f.base_rate),
+            c5=f.confidence,
+            drivers=drivers,
+        )
+        return Answer(text, "offline")
+    if _INDICATORS.search(question):
+        r, i = state.regime, state.indicators
+        text = p["indicators"].format(
+            close=num(state.latest.close),
+            trend=i.trend,
+            rsi=num(i.rsi14, 1),
+            vix=num(r.vix.level),
+            gex=usd_compact(r.gex.value),
+            gex_regime=r.gex.regime,
+            dp=num(r.dark_pool.ratio),
+        )
+        return Answer(text, "offline")
+    return Answer(p["need_model"], "offline")
+
+
+def policy_answer(question: str) -> Answer | None:
+    """A fixed reply for requests the assistant never fulfils, else None."""
+    if _SECRETS.search(question):
+        return Answer(_phrases()["refuse_secrets"], "policy")
+    if _ADVICE.search(question):
+        return Answer(_phrases()["refuse_advice"], "policy")
+    return None
+
+
+def answer(
+    question: str,
+    state: MarketState,
+    history: Sequence[Turn],
+    *,
+    settings: Settings,
+    client: ModelClient | None,
+) -> Answer:
+    """Answer a follow-up; never raises except UserInputError for an unusable question."""
+    text = check_question(question, settings.llm_max_question_chars)
+    fixed = policy_answer(text)
+    if fixed is not None:
+        return fixed
+    if client is None:
+        return offline_answer(text, state)
+    try:
+        return _model_answer(text, state, history, settings, client)
+    except (ModelError, openai.OpenAIError) as exc:
+        reason = describe_failure(exc)
+        log.warning("model answer failed: %s", reason)
+        fallback = offline_answer(text, state)
+        return Answer(fallback.text, "offline", (f"answered without the model: {reason}",))
+    except Exception as exc:
+        log.exception("unexpected error while answering")
+        fallback = offline_answer(text, state)
+        return Answer(
+            fallback.text, "offline", (f"answered without the model: {describe_failure(exc)}",)
+        )
+
+
+def _model_answer(
+    question: str,
+    state: MarketState,
+    history: Sequence[Turn],
+    settings: Settings,
+    client: ModelClient,
+) -> Answer:
+    context = load_prompt("user_answer.md").fill(
+        ticker=state.ticker,
+        as_of=state.as_of.isoformat(),
+        state_json=json.dumps(compact_state(state), separators=(",", ":")),
+    )
+    messages = [
+        {"role": "system", "content": load_prompt("system_answer.md").body},
+        {"role": "user", "content": context},
+    ]
+    for role, text in bounded_history(
+        history, settings.llm_history_turns, settings.llm_history_max_tokens
+    ):
+        messages.append({"role": role, "content": text})
+    messages.append({"role": "user", "content": question})
+    reply = client.text(messages)
+    bad = ungrounded_numbers(reply, state)
+    if bad:
+        log.info("model answer needs repair: %s", bad)
+        messages += [
+            {"role": "assistant", "content": reply},
+            {
+                "role": "user",
+                "content": load_prompt("repair_answer.md").fill(
+                    numbers=", ".join(dict.fromkeys(bad))
+                ),
+            },
+        ]
+        reply = client.text(messages)
+        if ungrounded_numbers(reply, state):
+            raise ModelError("the model's answer failed the number check")
+    if not reply:
+        raise ModelError("the model's answer was empty")
+    return Answer(reply, f"model:{client.model}")
