@@ -70,24 +70,43 @@ def load_prompt(name: str) -> Prompt:
     return Prompt(version=int(head.split(":", 1)[1]), body=body.strip())
 
 
-def compact_state(state: MarketState) -> dict[str, Any]:
-    """The state for the prompt: every figure, without nulls, and quiet rules trimmed.
+def _round(value: Any) -> Any:
+    """Floats to six significant digits, recursively (shorter JSON, same figures)."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return value
 
-    Rules that did not fire keep their name, tier, availability and headline record;
-    the grounding check still uses the full state.
+
+_QUIET_STATS = ("horizon", "n_fired", "win_rate", "verdict")
+_DROP_STATS = ("window_start", "window_end", "claim_win_rate", "claim_mean_return")
+
+
+def compact_state(state: MarketState) -> dict[str, Any]:
+    """The state for the prompt: every figure a narrative needs, in fewer tokens.
+
+    Nulls, hashes and rationales are dropped, floats keep six significant digits, rules
+    that did not fire keep only their headline record, and condition texts (which
+    repeat left/op/right) go. The grounding check still uses the full state.
     """
     doc = state.model_dump(mode="json", exclude_none=True)
-    doc.pop("inputs_hash", None)
-    doc.pop("playbook_version", None)
+    for key in ("inputs_hash", "playbook_version", "schema_version", "params"):
+        doc.pop(key, None)
     for rule in doc["rules"]:
         rule.pop("rationale", None)
+        for check in rule.get("conditions", []):
+            check.pop("text", None)
+        for stats in rule.get("stats", []):
+            keep = _QUIET_STATS if not rule["fired"] else None
+            for key in list(stats):
+                if (keep is not None and key not in keep) or key in _DROP_STATS:
+                    stats.pop(key)
         if not rule["fired"]:
             rule.pop("conditions", None)
-            for stats in rule.get("stats", []):
-                for key in list(stats):
-                    if key not in ("horizon", "n_fired", "win_rate", "verdict"):
-                        stats.pop(key)
-    return doc
+    return dict(_round(doc))
 
 
 def state_hash(state: MarketState) -> str:

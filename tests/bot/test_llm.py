@@ -176,3 +176,17 @@ def test_key_never_logged(fake: FakeOpenAI, caplog: pytest.LogCaptureFixture) ->
     fake.script = [error(500), error(500), error(500)]
     service(model_settings(fake)).forecast(DEMO)
     assert SECRET not in caplog.text
+
+
+PROMPT_TOKEN_BOUND = 3000
+
+
+def test_forecast_prompt_stays_small() -> None:
+    from bench.prompt_size import forecast_prompt_tokens
+    from engine.build import build_state
+    from engine.demo import demo_dataset
+
+    dataset = demo_dataset()
+    busiest = build_state(dataset, as_of=dt.date(2024, 6, 3))
+    for state in (build_state(dataset), busiest):
+        assert forecast_prompt_tokens(state) < PROMPT_TOKEN_BOUND
