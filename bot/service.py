@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from bot.narrator import Narrator, Report, make_report
 from bot.narrator.offline import OfflineNarrator
 from bot.settings import Settings
-from engine.errors import InputDataError
+from engine.errors import EmptyStoreError, InputDataError
 from engine.state import EngineParams, MarketState
 
 if TYPE_CHECKING:
@@ -119,6 +119,17 @@ class AnalystService:
         if any(p is not None for p in (req.vix, req.gex, req.darkpool)):
             raise InputDataError("--vix/--gex/--darkpool need a prices file: add --csv FILE")
         return self._store_dataset()
+
+    def or_demo(self, req: DataRequest) -> DataRequest:
+        """``req``, or the demo when it means the store and the store is empty."""
+        if req.csv is not None or req.demo:
+            return req
+        try:
+            self.prepared(req)
+        except EmptyStoreError:
+            log.warning("the local store is empty; using the synthetic demo data")
+            return DataRequest(demo=True)
+        return req
 
     def _store_dataset(self) -> Dataset:
         """The local store's data, with a warning when prices lag the NYSE calendar."""

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     # --- Discord -----------------------------------------------------------------
     discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
     discord_prefix: str = Field("!", alias="DISCORD_PREFIX")
+    discord_data_csv: Path | None = Field(None, alias="DISCORD_DATA_CSV")
+    discord_schedule_time: str = Field("08:30", alias="DISCORD_SCHEDULE_TIME")
+    discord_schedule_tz: str = Field("America/New_York", alias="DISCORD_SCHEDULE_TZ")
+    discord_grace_minutes: int = Field(90, alias="DISCORD_GRACE_MINUTES", ge=0)
+    discord_cooldown_seconds: float = Field(20.0, alias="DISCORD_COOLDOWN_SECONDS", ge=0)
+    discord_max_input_chars: int = Field(500, alias="DISCORD_MAX_INPUT_CHARS", gt=0)
+    discord_conversation_ttl_hours: float = Field(
+        24.0, alias="DISCORD_CONVERSATION_TTL_HOURS", gt=0
+    )
 
     @property
     def database(self) -> Path:

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.data_cmds",
     "bot.cli.audit_cmds",
     "bot.cli.model_cmds",
+    "bot.cli.discord_cmds",
 )
 
 

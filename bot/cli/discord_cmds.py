@@ -1,0 +1,64 @@
+"""``bot`` (Discord), ``chat`` (the same commands in a terminal) and ``chart``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.cli.forecast_cmds import add_data_options, data_request, make_service
+from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p.set_defaults(func=cmd_bot)
+
+    p = sub.add_parser("chat", help="the bot's commands in this terminal")
+    add_data_options(p, as_of=False)
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("chart", help="write the forecast chart as a PNG")
+    add_data_options(p)
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    p.set_defaults(func=cmd_chart)
+
+
+def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.discord_token is None:
+        raise ConfigError(
+            "DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put "
+            "its token in .env (see README, 'Discord set-up')"
+        )
+    from bot.discord_bot.app import AnalystBot
+
+    bot = AnalystBot(settings)
+    bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chat import run_chat
+
+    service = make_service(settings)
+    req = service.or_demo(data_request(args))
+    return run_chat(service, req, sys.stdin, sys.stdout)
+
+
+def cmd_chart(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.chart import render_chart
+
+    service = make_service(settings)
+    req = data_request(args)
+    state = service.state(req, args.as_of)
+    png = render_chart(service.prepared(req), state)
+    try:
+        args.output.write_bytes(png)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {args.output}: {exc.strerror}") from exc
+    print(f"wrote {args.output} ({len(png):,} bytes, as of {state.as_of})")
+    return 0

@@ -1,0 +1,104 @@
+"""The Discord bot: cogs loaded in ``setup_hook``, one error handler, no mass mentions.
+
+Cogs stay thin (parse, call the service off the event loop, format, send). Known errors
+(:class:`engine.errors.AnalystError`) become a short reply; anything else is logged
+with its traceback and the channel gets a generic apology, never the traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import discord
+from discord.ext import commands
+
+from bot.discord_bot.persist import BotState
+from bot.service import AnalystService, DataRequest
+from bot.settings import Settings
+from engine.errors import AnalystError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+EXTENSIONS = (
+    "bot.discord_bot.cogs.forecast",
+    "bot.discord_bot.cogs.followup",
+    "bot.discord_bot.cogs.info",
+    "bot.discord_bot.cogs.schedule",
+)
+
+
+class AnalystBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        service: AnalystService | None = None,
+        *,
+        intents: discord.Intents | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        start_scheduler: bool = True,
+    ) -> None:
+        if intents is None:
+            intents = discord.Intents.default()
+            intents.message_content = True
+        super().__init__(
+            command_prefix=commands.when_mentioned_or(settings.discord_prefix),
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.service = service or AnalystService(settings, clock=self.clock)
+        self.state_db = BotState(settings.database)
+        self.start_scheduler = start_scheduler
+
+    async def setup_hook(self) -> None:
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run service work in a thread so the event loop keeps serving others."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def data_request(self) -> DataRequest:
+        """The bot's data: DISCORD_DATA_CSV, else the store, else the demo."""
+        if self.settings.discord_data_csv is not None:
+            return DataRequest(csv=self.settings.discord_data_csv)
+        return self.service.or_demo(DataRequest())
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot:
+            return
+        await self.process_commands(message)
+
+    async def on_command_error(  # type: ignore[override]
+        self, ctx: commands.Context[Any], error: commands.CommandError
+    ) -> None:
+        original = getattr(error, "original", error)
+        original = getattr(original, "original", original)
+        if isinstance(error, commands.CommandNotFound):
+            return
+        if isinstance(original, AnalystError):
+            await ctx.send(f"⚠️ {original}")
+        elif isinstance(error, commands.CommandOnCooldown):
+            await ctx.send(f"⏳ Please wait {error.retry_after:.0f} s before asking again.")
+        elif isinstance(error, (commands.MissingPermissions, commands.CheckFailure)):
+            await ctx.send("🔒 That command needs the Manage Server permission.")
+        elif isinstance(error, (commands.UserInputError,)):
+            usage = (
+                f"{ctx.clean_prefix}{ctx.command.qualified_name} {ctx.command.signature}"
+                if ctx.command
+                else ""
+            )
+            await ctx.send(f"⚠️ {error} Usage: `{usage.strip()}`")
+        else:
+            log.exception("command %s failed", ctx.command, exc_info=original)
+            await ctx.send(
+                "Something went wrong on my side; it has been logged. Please try again later."
+            )

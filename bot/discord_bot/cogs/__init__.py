@@ -1,0 +1,1 @@
+"""Cogs: thin command handlers over the service."""

@@ -1,0 +1,97 @@
+"""Formatting reports for Discord, within its limits.
+
+Limits: 4096 characters in an embed description, 256 in a title, 2048 in a footer,
+6000 across all embeds of one message, 10 embeds per message. Long text is split at
+line boundaries (a line longer than the limit at word boundaries), never mid-word.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.narrator.models import Report
+from engine.state import MarketState
+
+DESCRIPTION_LIMIT = 4096
+MESSAGE_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+TITLE_LIMIT = 256
+FOOTER_LIMIT = 2048
+CHUNK = 3500  # leaves room for the title and footer inside the 6000 per message
+
+COLOURS = {"Bullish": 0x1A9850, "Bearish": 0xD73027, "Neutral": 0x7F8C8D}
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most ``limit`` characters, split at newlines, then at spaces."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > 0 else limit
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:cut])
+            line = line[cut:].lstrip()
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        pieces.append(current)
+    return [p for p in pieces if p.strip()]
+
+
+def footer_text(state: MarketState) -> str:
+    stale = [w for w in state.warnings if "old" in w or "update" in w]
+    parts = [f"Data as of {state.as_of}"]
+    if state.synthetic:
+        parts.append("SYNTHETIC DEMO DATA")
+    parts.extend(stale[:2])
+    parts.append("Not financial advice")
+    return " · ".join(parts)[:FOOTER_LIMIT]
+
+
+def text_embeds(
+    title: str, text: str, *, colour: int = COLOURS["Neutral"], footer: str | None = None
+) -> list[discord.Embed]:
+    """Embeds carrying ``text``; the title on the first, the footer on the last."""
+    chunks = split_text(text, CHUNK) or ["(empty)"]
+    embeds = []
+    for i, chunk in enumerate(chunks):
+        embed = discord.Embed(description=chunk, colour=colour)
+        if i == 0:
+            embed.title = title[:TITLE_LIMIT]
+        embeds.append(embed)
+    if footer:
+        embeds[-1].set_footer(text=footer[:FOOTER_LIMIT])
+    return embeds
+
+
+def report_embeds(report: Report) -> list[discord.Embed]:
+    state = report.state
+    title = (
+        f"{state.ticker} forecast: {state.tomorrow.call} tomorrow, "
+        f"{state.next_5_days.flavour} over 5 days"
+    )
+    return text_embeds(
+        title, report.text, colour=COLOURS[state.next_5_days.call], footer=footer_text(state)
+    )
+
+
+def batches(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
+    """Group embeds into messages within the per-message limits."""
+    out: list[list[discord.Embed]] = []
+    size = 0
+    for embed in embeds:
+        n = len(embed)
+        if not out or size + n > MESSAGE_LIMIT or len(out[-1]) >= EMBEDS_PER_MESSAGE:
+            out.append([])
+            size = 0
+        out[-1].append(embed)
+        size += n
+    return out
