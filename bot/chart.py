@@ -10,6 +10,8 @@ backend (no display needed).
 from __future__ import annotations
 
 import io
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -126,3 +128,36 @@ def _series_panel(ax, x, values: np.ndarray, threshold: float, label: str, color
     else:
         ax.text(0.5, 0.5, f"no {label} data", transform=ax.transAxes, ha="center", va="center")
     ax.set_ylabel(label)
+
+
+class ChartCache:
+    """Renders each (data, day) chart once; concurrent requests wait for that render.
+
+    A chart depends only on the data up to the as-of day, which ``inputs_hash`` and
+    ``playbook_version`` identify, so a morning of ``!forecast`` needs one render.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self._png: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+
+    def get(self, prepared: Prepared, state: MarketState) -> bytes:
+        key = (state.inputs_hash, state.playbook_version, state.as_of.isoformat())
+        with self._lock:
+            if key in self._png:
+                self._png.move_to_end(key)
+                return self._png[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._png:
+                    return self._png[key]
+            png = render_chart(prepared, state)
+            with self._lock:
+                self._png[key] = png
+                while len(self._png) > self._size:
+                    self._png.popitem(last=False)
+                self._key_locks.pop(key, None)
+        return png

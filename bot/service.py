@@ -102,6 +102,11 @@ class AnalystService:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[object, ...], threading.Lock] = {}
+        # Latest states per (prepared data, day): a busy morning builds each state once.
+        self._states: OrderedDict[tuple[int, dt.date | None], tuple[Prepared, MarketState]] = (
+            OrderedDict()
+        )
+        self._state_lock = threading.Lock()
 
     # --- data ----------------------------------------------------------------------
     def dataset(self, req: DataRequest) -> Dataset:
@@ -127,7 +132,7 @@ class AnalystService:
         try:
             self.prepared(req)
         except EmptyStoreError:
-            log.warning("the local store is empty; using the synthetic demo data")
+            log.info("the local store is empty; using the synthetic demo data")
             return DataRequest(demo=True)
         return req
 
@@ -187,7 +192,17 @@ class AnalystService:
     def state(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:
         from engine.build import state_at
 
-        return state_at(self.prepared(req), as_of, ticker=self.settings.ticker)
+        prepared = self.prepared(req)
+        key = (id(prepared), as_of)
+        with self._state_lock:  # one build per key; others wait and reuse it
+            hit = self._states.get(key)
+            if hit is not None and hit[0] is prepared:
+                return hit[1]
+            state = state_at(prepared, as_of, ticker=self.settings.ticker)
+            self._states[key] = (prepared, state)
+            while len(self._states) > 16:
+                self._states.popitem(last=False)
+        return state
 
     def signals(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:
         """The state, for listing every rule with its deciding values."""

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import discord
 from discord.ext import commands
 
+from bot.chart import ChartCache
 from bot.discord_bot.persist import BotState
 from bot.service import AnalystService, DataRequest
 from bot.settings import Settings
@@ -56,6 +57,7 @@ class AnalystBot(commands.Bot):
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.service = service or AnalystService(settings, clock=self.clock)
         self.state_db = BotState(settings.database)
+        self.charts = ChartCache()
         self.start_scheduler = start_scheduler
 
     async def setup_hook(self) -> None:

@@ -22,11 +22,9 @@ def _cooldown(ctx: commands.Context[Any]) -> commands.Cooldown | None:
 
 def forecast_with_chart(bot: AnalystBot) -> tuple[Report, bytes]:
     """The report and its chart (runs in a worker thread)."""
-    from bot.chart import render_chart
-
     req = bot.data_request()
     report = bot.service.forecast(req, source="discord")
-    return report, render_chart(bot.service.prepared(req), report.state)
+    return report, bot.charts.get(bot.service.prepared(req), report.state)
 
 
 async def send_forecast(bot: AnalystBot, channel: discord.abc.Messageable, send: Any) -> None:
@@ -56,13 +54,11 @@ class ForecastCog(commands.Cog):
 
     @commands.hybrid_command(name="chart", description="The IWM chart with signals, RSI, VIX")
     async def chart(self, ctx: commands.Context[Any]) -> None:
-        from bot.chart import render_chart
-
         async with ctx.typing():
             req = await self.bot.run_blocking(self.bot.data_request)
             prepared = await self.bot.run_blocking(self.bot.service.prepared, req)
             state = await self.bot.run_blocking(self.bot.service.state, req)
-            png = await self.bot.run_blocking(render_chart, prepared, state)
+            png = await self.bot.run_blocking(self.bot.charts.get, prepared, state)
         await ctx.send(file=discord.File(io.BytesIO(png), "iwm-chart.png"))
 
 

@@ -1,0 +1,97 @@
+"""100 concurrent ``forecast`` requests for the same day through the bot's forecast path.
+
+The bot is built in-process (no Discord connection) and its messages go to a recording
+channel; the model is the scripted OpenAI-compatible server from the tests, on loopback.
+Reports: model calls made, reply latency p50/p95, and the process's resident memory after
+start-up and after the 100 forecasts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+REQUESTS = 100
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@dataclass
+class _Sent:
+    id: int
+    channel: Any
+
+
+@dataclass
+class RecordingChannel:
+    id: int = 42
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+
+    async def send(self, **kwargs: Any) -> _Sent:
+        self.sent.append(kwargs)
+        return _Sent(next(self._ids), self)
+
+
+async def _load(bot: Any) -> list[float]:
+    from bot.discord_bot.cogs.forecast import send_forecast
+
+    async def one() -> float:
+        channel = RecordingChannel()
+        started = time.perf_counter()
+        await send_forecast(bot, channel, channel.send)
+        return time.perf_counter() - started
+
+    return list(await asyncio.gather(*(one() for _ in range(REQUESTS))))
+
+
+def run() -> list[str]:
+    from bot.narrator.factory import NarratorChooser
+    from bot.narrator.offline import OfflineNarrator
+    from bot.service import AnalystService, DataRequest
+    from bot.settings import load_settings
+    from tests.bot.fake_openai import FakeOpenAI, Reply, completion
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["IWM_DATA_DIR"] = tmp
+        fake = FakeOpenAI().start()
+        try:
+            settings = load_settings(
+                OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=fake.base_url, OPENAI_MODEL="bench"
+            )
+            service = AnalystService(settings, narrator_factory=NarratorChooser())
+            state = service.state(DataRequest(demo=True))
+            narrative = OfflineNarrator().write(state).model_dump_json()
+            fake.default = Reply(body=completion(narrative), delay=0.3)
+
+            from bot.discord_bot.app import AnalystBot
+
+            bot = AnalystBot(settings, service, start_scheduler=False)
+            rss_start = rss_mb()
+            latencies = asyncio.run(_load(bot))
+            rss_after = rss_mb()
+            bot.state_db.close()
+        finally:
+            fake.stop()
+            os.environ.pop("IWM_DATA_DIR", None)
+    ms = sorted(x * 1000 for x in latencies)
+    p95 = ms[int(0.95 * (len(ms) - 1))]
+    return [
+        f"{REQUESTS} concurrent forecasts (demo data, model on loopback with 300 ms latency): "
+        f"{len(fake.requests)} model call(s)",
+        f"reply latency p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms",
+        f"resident memory: {rss_start:.0f} MB after start-up, {rss_after:.0f} MB after the "
+        f"{REQUESTS} forecasts (target < 300 MB)",
+    ]
