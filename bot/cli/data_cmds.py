@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "gex",
         help="dealer gamma exposure, flip level and walls from the IWM option chain",
-        description="Net GEX (USD per 1%% move), the zero-gamma flip from a +-20%% spot "
+        description="Net GEX (USD per 1% move), the zero-gamma flip from a ±20% spot "
         "sweep, call/put walls and a by-expiry summary. Reads --chain FILE (CBOE "
         "delayed-quotes JSON or the repackaged layout) or fetches CBOE's chain.",
     )
