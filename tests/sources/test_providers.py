@@ -111,7 +111,7 @@ def test_cboe_vix_real_file(raw_data_dir: Path) -> None:
 
 
 def test_vix_from_cboe_and_fallback_to_yahoo(loopback: LoopbackServer) -> None:
-    loopback.route("/VIX_History.csv", Reply(body=_fix("VIX_History.csv")))
+    loopback.route("/VIX_History.csv", Reply(body=_fix("cboe_vix_history_sample.csv")))
     provider = VixProvider(
         cboe_url=loopback.url("/VIX_History.csv"),
         yahoo_url=loopback.url("/chart/{symbol}"),
@@ -135,7 +135,7 @@ def test_finra_parser_on_real_file(raw_data_dir: Path) -> None:
 
 
 def test_finra_parser_skips_trailer_and_refuses_html() -> None:
-    text = _fix("CNMSshvol20260105.txt").decode()
+    text = _fix("finra_cnms_sample_20260105.txt").decode()
     assert text.endswith("3\r\n")
     row = parse_short_volume(text, "QQQ", "fixture")
     assert row is not None and row.ratio == pytest.approx(1.0)
@@ -145,7 +145,7 @@ def test_finra_parser_skips_trailer_and_refuses_html() -> None:
 
 
 def _finra_server(loopback: LoopbackServer, html_days: frozenset[str] = frozenset()) -> None:
-    template = _fix("CNMSshvol20260105.txt").decode()
+    template = _fix("finra_cnms_sample_20260105.txt").decode()
 
     def serve(path: str) -> Reply:
         ymd = path.rsplit("CNMSshvol", 1)[1][:8]

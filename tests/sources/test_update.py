@@ -27,9 +27,11 @@ def serve_world(loopback: LoopbackServer) -> None:
     """Every source in its real format (small fixtures)."""
     loopback.route("/chart/IWM", Reply(body=(FIX / "yahoo_chart_iwm.json").read_bytes()))
     loopback.route("/stooq", Reply(body=(FIX / "stooq_iwm_d.csv").read_bytes()))
-    loopback.route("/VIX_History.csv", Reply(body=(FIX / "VIX_History.csv").read_bytes()))
+    loopback.route(
+        "/VIX_History.csv", Reply(body=(FIX / "cboe_vix_history_sample.csv").read_bytes())
+    )
     loopback.route("/options/IWM.json", Reply(body=(FIX / "cboe_iwm_chain.json").read_bytes()))
-    template = (FIX / "CNMSshvol20260105.txt").read_text()
+    template = (FIX / "finra_cnms_sample_20260105.txt").read_text()
     loopback.route_prefix(
         FINRA_PREFIX,
         lambda path: Reply(body=template.replace("20260105", path[-12:-4])),
@@ -106,7 +108,7 @@ def test_one_failing_source_does_not_stop_the_others(world) -> None:
 def test_interrupted_backfill_resumes_without_downloading_again(world) -> None:
     store, providers, server = world
     served = {"n": 0}
-    template = (FIX / "CNMSshvol20260105.txt").read_text()
+    template = (FIX / "finra_cnms_sample_20260105.txt").read_text()
 
     def flaky(path: str) -> Reply:
         served["n"] += 1
