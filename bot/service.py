@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from engine.build import Prepared
     from engine.sources.csv_import import Dataset
     from engine.sources.ledger import Scorecard, Source
+    from engine.sources.update import UpdateReport
     from engine.walkforward import WalkForward
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,26 @@ class AnalystService:
             log.info("the local store is empty; using the synthetic demo data")
             return DataRequest(demo=True)
         return req
+
+    def refresh_store(self, today: dt.date) -> UpdateReport | None:
+        """Bring the local store up to date if it is in use (has prices); else None.
+
+        Failures of single sources are in the report, never raised.
+        """
+        from bot.cli.data_cmds import providers_from_settings
+        from engine.sources.store import Store
+        from engine.sources.update import update
+
+        with Store(self.settings.database) as store:
+            if store.is_empty(self.settings.ticker):
+                return None
+            return update(
+                store,
+                providers_from_settings(self.settings),
+                today,
+                ticker=self.settings.ticker,
+                backfill_years=self.settings.backfill_years,
+            )
 
     def _store_dataset(self) -> Dataset:
         """The local store's data, with a warning when prices lag the NYSE calendar."""

@@ -43,6 +43,7 @@ class AnalystBot(commands.Bot):
         intents: discord.Intents | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         start_scheduler: bool = True,
+        sync_commands: bool = True,
     ) -> None:
         if intents is None:
             intents = discord.Intents.default()
@@ -59,10 +60,15 @@ class AnalystBot(commands.Bot):
         self.state_db = BotState(settings.database)
         self.charts = ChartCache()
         self.start_scheduler = start_scheduler
+        self.sync_commands = sync_commands
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
+        if self.sync_commands:
+            # Registers the slash versions of the hybrid commands with Discord.
+            synced = await self.tree.sync()
+            log.info("synced %s slash commands", len(synced))
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run service work in a thread so the event loop keeps serving others."""

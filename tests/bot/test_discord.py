@@ -32,7 +32,11 @@ NOW = dt.datetime(2026, 1, 2, 14, 0, tzinfo=dt.UTC)
 async def bot(settings: Settings) -> AsyncIterator[AnalystBot]:
     quick = load_settings(DISCORD_COOLDOWN_SECONDS=0)
     client = AnalystBot(
-        quick, intents=discord.Intents.all(), clock=lambda: NOW, start_scheduler=False
+        quick,
+        intents=discord.Intents.all(),
+        clock=lambda: NOW,
+        start_scheduler=False,
+        sync_commands=False,
     )
     await client._async_setup_hook()
     await client.setup_hook()
@@ -170,3 +174,65 @@ def test_split_text_respects_limits() -> None:
     assert all(len(e.description or "") <= DESCRIPTION_LIMIT for e in embeds)
     for group in batches(embeds):
         assert sum(len(e) for e in group) <= MESSAGE_LIMIT and len(group) <= 10
+
+
+async def test_forecast_written_by_the_loopback_model(settings: Settings) -> None:
+    from bot.narrator.factory import NarratorChooser
+    from bot.narrator.offline import OfflineNarrator
+    from bot.service import AnalystService, DataRequest
+    from tests.bot.fake_openai import FakeOpenAI, Reply, completion
+
+    fake = FakeOpenAI().start()
+    try:
+        model = load_settings(
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=fake.base_url,
+            OPENAI_MODEL="test-model",
+            DISCORD_COOLDOWN_SECONDS=0,
+        )
+        service = AnalystService(model, narrator_factory=NarratorChooser())
+        state = service.state(DataRequest(demo=True))
+        fake.default = Reply(body=completion(OfflineNarrator().write(state).model_dump_json()))
+        client = AnalystBot(
+            model,
+            service,
+            intents=discord.Intents.all(),
+            clock=lambda: NOW,
+            start_scheduler=False,
+            sync_commands=False,
+        )
+        await client._async_setup_hook()
+        await client.setup_hook()
+        dpytest.configure(client)
+        client._connection.loop = asyncio.get_running_loop()
+        await dpytest.message("!forecast")
+        await dpytest.message("!forecast")
+        messages = sent()
+        assert len(fake.requests) == 1  # the second forecast came from the cache
+        assert sum(1 for m in messages if m.attachments) == 2
+        client.state_db.close()
+    finally:
+        fake.stop()
+
+
+async def test_morning_post_refreshes_a_store_in_use(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.discord_bot.persist import Schedule
+
+    calls: list[dt.date] = []
+    monkeypatch.setattr(bot.service, "refresh_store", lambda day: calls.append(day))
+    channel = dpytest.get_config().channels[0]
+    bot.state_db.set_schedule(
+        Schedule(channel.id, channel.guild.id, dt.time(8, 30), "America/New_York")
+    )
+    bot.clock = lambda: dt.datetime(2026, 1, 2, 13, 45, tzinfo=dt.UTC)
+    assert await bot.get_cog("ScheduleCog").tick() == 1  # type: ignore[union-attr]
+    assert calls == [dt.date(2026, 1, 2)]
+    sent()
+
+
+def test_refresh_is_skipped_for_an_empty_store(settings: Settings) -> None:
+    from bot.service import AnalystService
+
+    assert AnalystService(settings).refresh_store(dt.date(2026, 1, 2)) is None

@@ -64,10 +64,10 @@ class FollowupCog(commands.Cog):
             and (self.bot.state_db.is_forecast_message(ref.message_id))
         )
         me = self.bot.user
-        in_thread = (
-            isinstance(message.channel, discord.Thread)
-            and me is not None
-            and message.channel.owner_id == me.id
+        # A thread started from a message has that message's id.
+        in_thread = isinstance(message.channel, discord.Thread) and (
+            (me is not None and message.channel.owner_id == me.id)
+            or self.bot.state_db.is_forecast_message(message.channel.id)
         )
         if not (is_reply or in_thread):
             return

@@ -42,6 +42,7 @@ class ScheduleCog(commands.Cog):
     def __init__(self, bot: AnalystBot) -> None:
         self.bot = bot
         self._missed_logged: set[tuple[int, dt.date]] = set()
+        self._refreshed: set[dt.date] = set()
 
     async def cog_load(self) -> None:
         if self.bot.start_scheduler:
@@ -114,6 +115,7 @@ class ScheduleCog(commands.Cog):
                 continue
             if not bot.state_db.claim_post(d.schedule.channel_id, d.day, now):
                 continue
+            await self._refresh(d.day)
             try:
                 await send_forecast(bot, channel, channel.send)
                 sent += 1
@@ -121,6 +123,20 @@ class ScheduleCog(commands.Cog):
                 bot.state_db.release_post(d.schedule.channel_id, d.day)
                 log.exception("scheduled post to channel %s failed", d.schedule.channel_id)
         return sent
+
+    async def _refresh(self, day: dt.date) -> None:
+        """Update the store before the post when the bot runs on it; never blocks a post."""
+        bot = self.bot
+        if bot.settings.discord_data_csv is not None or day in self._refreshed:
+            return
+        self._refreshed.add(day)
+        try:
+            report = await bot.run_blocking(bot.service.refresh_store, day)
+        except Exception:
+            log.exception("data refresh before the morning post failed")
+            return
+        if report is not None and not report.ok:
+            log.warning("refresh before the morning post: %s source(s) failed", len(report.failed))
 
     @tasks.loop(seconds=60)
     async def loop(self) -> None:
