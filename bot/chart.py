@@ -10,8 +10,6 @@ backend (no display needed).
 from __future__ import annotations
 
 import io
-import threading
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -21,6 +19,8 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
+
+from bot.once import OnceCache
 
 if TYPE_CHECKING:
     from engine.build import Prepared
@@ -138,26 +138,8 @@ class ChartCache:
     """
 
     def __init__(self, size: int = 8) -> None:
-        self._png: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._png: OnceCache[tuple[str, str, str], bytes] = OnceCache(size)
 
     def get(self, prepared: Prepared, state: MarketState) -> bytes:
         key = (state.inputs_hash, state.playbook_version, state.as_of.isoformat())
-        with self._lock:
-            if key in self._png:
-                self._png.move_to_end(key)
-                return self._png[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in self._png:
-                    return self._png[key]
-            png = render_chart(prepared, state)
-            with self._lock:
-                self._png[key] = png
-                while len(self._png) > self._size:
-                    self._png.popitem(last=False)
-                self._key_locks.pop(key, None)
-        return png
+        return self._png.get(key, lambda: render_chart(prepared, state))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bot.narrator import Narrator, Report, make_report
 from bot.narrator.offline import OfflineNarrator
+from bot.once import OnceCache
 from bot.settings import Settings
 from engine.errors import EmptyStoreError, InputDataError
 from engine.state import EngineParams, MarketState
@@ -99,15 +98,9 @@ class AnalystService:
 
             narrator_factory = NarratorChooser(self.clock)
         self._narrator_factory = narrator_factory
-        self._prepared: OrderedDict[tuple[object, ...], Prepared] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple[object, ...], threading.Lock] = {}
-        # Latest states per (prepared data, day): a busy morning builds each state once.
-        self._states: OrderedDict[tuple[int, dt.date | None], tuple[Prepared, MarketState]] = (
-            OrderedDict()
-        )
-        self._state_lock = threading.Lock()
+        self._prepared: OnceCache[tuple[object, ...], Prepared] = OnceCache(cache_size)
+        # States per (prepared data, day): a busy morning builds each state once.
+        self._states: OnceCache[tuple[Prepared, dt.date | None], MarketState] = OnceCache(16)
 
     # --- data ----------------------------------------------------------------------
     def dataset(self, req: DataRequest) -> Dataset:
@@ -192,38 +185,20 @@ class AnalystService:
         key = (*req.key(), str(playbook_path), self._params())
         if req.csv is None and not req.demo:
             key = (*key, *_mtimes(self.settings.database))
-        with self._lock:
-            if key in self._prepared:
-                self._prepared.move_to_end(key)
-                return self._prepared[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:  # concurrent requests for the same inputs wait for one build
-            with self._lock:
-                if key in self._prepared:
-                    return self._prepared[key]
-            prepared = prepare(self.dataset(req), load_playbook(playbook_path), self._params())
-            with self._lock:
-                self._prepared[key] = prepared
-                while len(self._prepared) > self._cache_size:
-                    self._prepared.popitem(last=False)
-                self._key_locks.pop(key, None)
-        return prepared
+        return self._prepared.get(
+            key, lambda: prepare(self.dataset(req), load_playbook(playbook_path), self._params())
+        )
 
     # --- operations ------------------------------------------------------------------
     def state(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:
         from engine.build import state_at
 
         prepared = self.prepared(req)
-        key = (id(prepared), as_of)
-        with self._state_lock:  # one build per key; others wait and reuse it
-            hit = self._states.get(key)
-            if hit is not None and hit[0] is prepared:
-                return hit[1]
-            state = state_at(prepared, as_of, ticker=self.settings.ticker)
-            self._states[key] = (prepared, state)
-            while len(self._states) > 16:
-                self._states.popitem(last=False)
-        return state
+        # Keyed by the prepared object itself (held by the cache), so a rebuilt dataset
+        # never meets a stale state.
+        return self._states.get(
+            (prepared, as_of), lambda: state_at(prepared, as_of, ticker=self.settings.ticker)
+        )
 
     def signals(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:
         """The state, for listing every rule with its deciding values."""

@@ -41,9 +41,12 @@ from engine.state import (
 WARMUP_COLUMNS = ("sma50", "macd_hist", "rsi14", "bb_lower")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prepared:
-    """Everything computed once per dataset, shared by every day's state."""
+    """Everything computed once per dataset, shared by every day's state.
+
+    Compared and hashed by identity: two preparations are never interchangeable keys.
+    """
 
     dataset: Dataset
     playbook: Playbook

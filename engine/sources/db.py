@@ -71,40 +71,47 @@ def migrate(conn: sqlite3.Connection, component: str, scripts: Sequence[str]) ->
     """
     try:
         conn.execute(_VERSIONS_DDL)
-        row = conn.execute(
-            "SELECT version FROM schema_versions WHERE component = ?", (component,)
-        ).fetchone()
-        current = int(row[0]) if row else 0
-        if current > len(scripts):
-            raise StoreError(
-                f"the database's {component} schema is version {current}, newer than this "
-                f"program understands ({len(scripts)}); upgrade iwm-analyst"
-            )
-        for version in range(current, len(scripts)):
+        while True:
+            # BEGIN IMMEDIATE takes the write lock before the version is read, so two
+            # processes (or threads) opening a new database never apply a step twice.
             with transaction(conn):
-                for statement in _split_sql(scripts[version]):
+                row = conn.execute(
+                    "SELECT version FROM schema_versions WHERE component = ?", (component,)
+                ).fetchone()
+                current = int(row[0]) if row else 0
+                if current > len(scripts):
+                    raise StoreError(
+                        f"the database's {component} schema is version {current}, newer than "
+                        f"this program understands ({len(scripts)}); upgrade iwm-analyst"
+                    )
+                if current == len(scripts):
+                    return current
+                for statement in _split_sql(scripts[current]):
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_versions(component, version) VALUES (?, ?) "
                     "ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-                    (component, version + 1),
+                    (component, current + 1),
                 )
-            log.info("migrated %s schema to version %s", component, version + 1)
-        return len(scripts)
+            log.info("migrated %s schema to version %s", component, current + 1)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot migrate the {component} tables: {exc}") from exc
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration script on semicolons that end a complete statement."""
+    """Split a script into statements at each semicolon that completes one.
+
+    ``sqlite3.complete_statement`` knows about quotes and comments, so a semicolon
+    inside a string literal does not split.
+    """
     statements: list[str] = []
     buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
+    for part in script.split(";"):
+        buf += part + ";"
         if sqlite3.complete_statement(buf):
-            if buf.strip():
+            if buf.strip(" \n\t;"):
                 statements.append(buf.strip())
             buf = ""
-    if buf.strip():
+    if buf.strip(" \n\t;"):
         statements.append(buf.strip())
     return statements

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from bot.settings import Settings, load_settings
 from engine.build import build_state
 from engine.demo import demo_dataset
 from engine.state import MarketState
+from tests.bot.fake_openai import FakeOpenAI
 
 _ENV_PREFIXES = ("IWM_", "OPENAI_", "DISCORD_", "LLM_")
 
@@ -34,3 +36,11 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def demo_state() -> MarketState:
     return build_state(demo_dataset())
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """A scripted OpenAI-compatible server on 127.0.0.1 (see fake_openai.py)."""
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()

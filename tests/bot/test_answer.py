@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bot.narrator.answer import bounded_history, find_rule, offline_answer
@@ -16,13 +14,6 @@ from tests.bot.fake_openai import FakeOpenAI, Reply, completion, error
 from tests.bot.test_llm import model_settings, service
 
 DEMO = DataRequest(demo=True)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize(

@@ -23,16 +23,17 @@ from bot.discord_bot.embeds import (
     split_text,
     text_embeds,
 )
+from bot.service import AnalystService
 from bot.settings import Settings, load_settings
 
 NOW = dt.datetime(2026, 1, 2, 14, 0, tzinfo=dt.UTC)
 
 
-@pytest_asyncio.fixture
-async def bot(settings: Settings) -> AsyncIterator[AnalystBot]:
-    quick = load_settings(DISCORD_COOLDOWN_SECONDS=0)
+async def start_bot(settings: Settings, service: AnalystService | None = None) -> AnalystBot:
+    """A bot wired to dpytest's simulated Discord (no network), scheduler off."""
     client = AnalystBot(
-        quick,
+        settings,
+        service,
         intents=discord.Intents.all(),
         clock=lambda: NOW,
         start_scheduler=False,
@@ -43,6 +44,12 @@ async def bot(settings: Settings) -> AsyncIterator[AnalystBot]:
     dpytest.configure(client)
     # dpytest's fake connection state has no event loop; typing indicators need one.
     client._connection.loop = asyncio.get_running_loop()
+    return client
+
+
+@pytest_asyncio.fixture
+async def bot(settings: Settings) -> AsyncIterator[AnalystBot]:
+    client = await start_bot(load_settings(DISCORD_COOLDOWN_SECONDS=0))
     yield client
     await dpytest.empty_queue()
     client.state_db.close()
@@ -193,18 +200,7 @@ async def test_forecast_written_by_the_loopback_model(settings: Settings) -> Non
         service = AnalystService(model, narrator_factory=NarratorChooser())
         state = service.state(DataRequest(demo=True))
         fake.default = Reply(body=completion(OfflineNarrator().write(state).model_dump_json()))
-        client = AnalystBot(
-            model,
-            service,
-            intents=discord.Intents.all(),
-            clock=lambda: NOW,
-            start_scheduler=False,
-            sync_commands=False,
-        )
-        await client._async_setup_hook()
-        await client.setup_hook()
-        dpytest.configure(client)
-        client._connection.loop = asyncio.get_running_loop()
+        client = await start_bot(model, service)
         await dpytest.message("!forecast")
         await dpytest.message("!forecast")
         messages = sent()

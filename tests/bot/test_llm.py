@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,13 +17,6 @@ from tests.bot.fake_openai import FakeOpenAI, Reply, completion, error
 
 SECRET = "sk-test-do-not-print-0123456789"
 DEMO = DataRequest(demo=True)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
 
 
 def model_settings(fake: FakeOpenAI, **extra: object) -> Settings:
