@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,6 +37,8 @@ from engine.state import (
     SeriesProvenance,
     VixRegime,
 )
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 #: Rows with every indicator the bundled rules need (SMA50, MACD histogram, SMA20 slope).
 WARMUP_COLUMNS = ("sma50", "macd_hist", "rsi14", "bb_lower")
@@ -208,8 +211,16 @@ def _gex_levels(prepared: Prepared, pos: int) -> dict[str, object]:
     }
 
 
-def _warnings(prepared: Prepared, prov: tuple[SeriesProvenance, ...]) -> tuple[str, ...]:
-    out = list(prepared.dataset.warnings)
+def _dated_before(warning: str, day: dt.date) -> bool:
+    """False for a load warning about dates after ``day`` (irrelevant to a replay)."""
+    dates = _ISO_DATE.findall(warning)
+    return not dates or dt.date.fromisoformat(dates[-1]) <= day
+
+
+def _warnings(
+    prepared: Prepared, prov: tuple[SeriesProvenance, ...], day: dt.date
+) -> tuple[str, ...]:
+    out = [w for w in prepared.dataset.warnings if _dated_before(w, day)]
     if any(p.synthetic for p in prov):
         out.insert(
             0,
@@ -282,7 +293,7 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
         rules=rules,
         tomorrow=make_forecast(rules, 1, prepared.params, flavours),
         next_5_days=make_forecast(rules, 5, prepared.params, flavours),
-        warnings=_warnings(prepared, prov),
+        warnings=_warnings(prepared, prov, day),
     )
 
 

@@ -158,7 +158,8 @@ def _strategy(state: MarketState) -> tuple[str, str]:
         if any(s.verdict == "contradicted" for s in r.stats)
     ]
     if contradicted:
-        sentences.append(st["contradicted"].format(names=", ".join(contradicted)))
+        key = "contradicted" if len(contradicted) == 1 else "contradicted_many"
+        sentences.append(st[key].format(names=", ".join(contradicted)))
     if state.synthetic:
         sentences.append(st["synthetic"])
     return str(title), " ".join(sentences)
