@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import binom, norm
 
 from engine.state import Verdict
 
@@ -46,12 +46,15 @@ def wilson_interval(wins: int, n: int, level: float = 0.95) -> tuple[float, floa
         return None
     if not 0 <= wins <= n:
         raise ValueError(f"wins must be between 0 and n ({wins} of {n})")
-    z = float(norm.ppf(0.5 + level / 2.0))
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
     p = wins / n
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2.0 * n)) / denom
     half = z * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The bounds at 0 and n wins are exactly 0 and 1; say so rather than leave rounding.
+    low = 0.0 if wins == 0 else max(0.0, centre - half)
+    high = 1.0 if wins == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def binomial_p_greater(wins: int, n: int, p0: float) -> float | None:
@@ -63,14 +66,29 @@ def binomial_p_greater(wins: int, n: int, p0: float) -> float | None:
         return None
     if wins <= 0:
         return 1.0
-    return float(min(1.0, max(0.0, binom.sf(wins - 1, n, p0))))
+    return float(min(1.0, max(0.0, _binomial_pmf(n, p0)[wins:].sum())))
 
 
 def binomial_p_less(wins: int, n: int, p0: float) -> float | None:
     """One-sided exact binomial p-value P(X <= wins): small means significantly *below*."""
     if n <= 0:
         return None
-    return float(min(1.0, max(0.0, binom.cdf(wins, n, p0))))
+    return float(min(1.0, max(0.0, _binomial_pmf(n, p0)[: max(wins, -1) + 1].sum())))
+
+
+def _binomial_pmf(n: int, p: float) -> npt.NDArray[np.float64]:
+    """P(X = k) for k = 0..n, X ~ Binomial(n, p), computed in log space.
+
+    Exact up to floating point; written with numpy so that importing the engine does
+    not pull in ``scipy.stats`` (most of a second of start-up).
+    """
+    k = np.arange(n + 1, dtype=np.float64)
+    if p <= 0.0 or p >= 1.0:
+        point: npt.NDArray[np.float64] = (k == (0 if p <= 0.0 else n)).astype(np.float64)
+        return point
+    log_choose = np.concatenate([[0.0], np.cumsum(np.log((n - k[1:] + 1.0) / k[1:]))])
+    pmf: npt.NDArray[np.float64] = np.exp(log_choose + k * math.log(p) + (n - k) * math.log1p(-p))
+    return pmf
 
 
 def bh_qvalues(p_values: Sequence[float | None]) -> list[float | None]:

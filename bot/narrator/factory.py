@@ -13,6 +13,12 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Here rather than in bot.narrator.llm so that offline runs never import the openai SDK.
+NO_KEY_NOTE = (
+    "written by the offline template: set OPENAI_API_KEY (and OPENAI_BASE_URL / OPENAI_MODEL "
+    "for a local server such as Ollama, vLLM or LM Studio) to have a model write it"
+)
+
 
 class NarratorChooser:
     """A service's narrator factory; builds the model narrator (and its cache) once."""
@@ -26,8 +32,6 @@ class NarratorChooser:
         self._lock = threading.Lock()
 
     def __call__(self, settings: Settings, offline: bool) -> Narrator:
-        from bot.narrator.llm import NO_KEY_NOTE
-
         if offline:
             return OfflineNarrator()
         if settings.openai_api_key is None:

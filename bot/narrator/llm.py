@@ -45,10 +45,6 @@ Messages = list[dict[str, str]]
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
 MAX_ATTEMPTS = 3
-NO_KEY_NOTE = (
-    "written by the offline template: set OPENAI_API_KEY (and OPENAI_BASE_URL / OPENAI_MODEL "
-    "for a local server such as Ollama, vLLM or LM Studio) to have a model write it"
-)
 
 
 @dataclass(frozen=True)
