@@ -212,9 +212,12 @@ def _gex_levels(prepared: Prepared, pos: int) -> dict[str, object]:
 
 
 def _dated_before(warning: str, day: dt.date) -> bool:
-    """False for a load warning about dates after ``day`` (irrelevant to a replay)."""
+    """False for a load warning whose subject date is after ``day`` (a replay's future).
+
+    The subject is the first date a warning names (a gap's date, a series' last date).
+    """
     dates = _ISO_DATE.findall(warning)
-    return not dates or dt.date.fromisoformat(dates[-1]) <= day
+    return not dates or dt.date.fromisoformat(dates[0]) <= day
 
 
 def _warnings(
