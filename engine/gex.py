@@ -70,6 +70,22 @@ class GexResult:
     gamma_computed: int = 0
     notes: tuple[str, ...] = ()
 
+    def summary(self) -> dict[str, object]:
+        """The snapshot's scalar figures by name (what the store and ``gex --json`` keep)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "spot": self.spot,
+            "net_gex": self.net_gex,
+            "call_gex": self.call_gex,
+            "put_gex": self.put_gex,
+            "net_gex_ex_same_day": self.net_gex_ex_same_day,
+            "flip_level": self.flip_level,
+            "call_wall": self.call_wall,
+            "put_wall": self.put_wall,
+            "share_of_adv": self.share_of_adv,
+            "contracts": self.contracts,
+        }
+
 
 def to_exchange_naive(ts: dt.datetime) -> dt.datetime:
     """Exchange-local (US/Eastern) wall time without tzinfo; naive input is taken as is."""

@@ -280,17 +280,7 @@ def gex_payload(result: GexResult, symbol: str, source: str) -> dict[str, Any]:
     return {
         "symbol": symbol,
         "source": source,
-        "as_of": result.as_of.isoformat(),
-        "spot": result.spot,
-        "net_gex": result.net_gex,
-        "call_gex": result.call_gex,
-        "put_gex": result.put_gex,
-        "net_gex_ex_same_day": result.net_gex_ex_same_day,
-        "flip_level": _num(result.flip_level),
-        "call_wall": _num(result.call_wall),
-        "put_wall": _num(result.put_wall),
-        "share_of_adv": _num(result.share_of_adv),
-        "contracts": result.contracts,
+        **{k: _num(v) if isinstance(v, float) else v for k, v in result.summary().items()},
         "gamma_computed_from_iv": result.gamma_computed,
         "by_expiry": [
             {

@@ -222,24 +222,7 @@ class Store:
         fetched_at: str | None = None,
     ) -> int:
         """Store one day's snapshot and its per-strike detail, atomically."""
-        row = pd.DataFrame(
-            [
-                {
-                    "date": pd.Timestamp(day),
-                    "as_of": result.as_of.isoformat(),
-                    "spot": result.spot,
-                    "net_gex": result.net_gex,
-                    "call_gex": result.call_gex,
-                    "put_gex": result.put_gex,
-                    "net_gex_ex_same_day": result.net_gex_ex_same_day,
-                    "flip_level": result.flip_level,
-                    "call_wall": result.call_wall,
-                    "put_wall": result.put_wall,
-                    "share_of_adv": result.share_of_adv,
-                    "contracts": result.contracts,
-                }
-            ]
-        )
+        row = pd.DataFrame([{"date": pd.Timestamp(day), **result.summary()}])
         bs = result.by_strike
         strikes = [
             (ticker, day.isoformat(), float(k), float(c), float(p), float(n))
