@@ -232,3 +232,26 @@ def test_refresh_is_skipped_for_an_empty_store(settings: Settings) -> None:
     from bot.service import AnalystService
 
     assert AnalystService(settings).refresh_store(dt.date(2026, 1, 2)) is None
+
+
+async def test_plain_reply_to_a_forecast_is_a_follow_up_with_cooldown(settings: Settings) -> None:
+    client = await start_bot(load_settings(DISCORD_COOLDOWN_SECONDS=60))
+    try:
+        await dpytest.message("!forecast")
+        forecast = next(m for m in sent() if m.embeds)
+        cog = client.get_cog("FollowupCog")
+        channel = dpytest.get_config().channels[0]
+        reference = discord.MessageReference(message_id=forecast.id, channel_id=channel.id)
+        for text in ("why is GEX_Negative not firing?", "and Golden_Setup?"):
+            msg = await dpytest.message(text)
+            msg.reference = reference
+            await cog.on_message(msg)  # type: ignore[union-attr]
+        replies = [m.content for m in sent()]
+        assert any("GEX_Negative" in r for r in replies)
+        assert any("Please wait" in r for r in replies)
+        unrelated = await dpytest.message("just chatting")
+        await cog.on_message(unrelated)  # type: ignore[union-attr]
+        assert sent() == []
+    finally:
+        await dpytest.empty_queue()
+        client.state_db.close()

@@ -25,6 +25,10 @@ def _cooldown(ctx: commands.Context[Any]) -> commands.Cooldown | None:
 class FollowupCog(commands.Cog):
     def __init__(self, bot: AnalystBot) -> None:
         self.bot = bot
+        # Plain replies are not commands, so they get the same per-user cooldown here.
+        self._reply_cooldown = commands.CooldownMapping.from_cooldown(
+            1, bot.settings.discord_cooldown_seconds, commands.BucketType.user
+        )
 
     async def answer(self, channel_id: int, question: str) -> list[str]:
         """The answer's messages; the exchange is remembered for this channel."""
@@ -71,6 +75,12 @@ class FollowupCog(commands.Cog):
         )
         if not (is_reply or in_thread):
             return
+        if self.bot.settings.discord_cooldown_seconds > 0:
+            bucket = self._reply_cooldown.get_bucket(message)
+            retry = bucket.update_rate_limit() if bucket else None
+            if retry:
+                await message.channel.send(f"⏳ Please wait {retry:.0f} s before asking again.")
+                return
         try:
             async with message.channel.typing():
                 parts = await self.answer(message.channel.id, message.content)

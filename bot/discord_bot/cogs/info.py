@@ -48,6 +48,7 @@ class InfoCog(commands.Cog):
 
     @commands.hybrid_command(name="explain", description="Explain one playbook rule")
     async def explain(self, ctx: commands.Context[Any], *, rule: str) -> None:
+        await ctx.defer()  # slash invocations must be answered within 3 s
         from bot.narrator.answer import find_rule, offline_answer
 
         state = await self._state()
@@ -81,6 +82,7 @@ class InfoCog(commands.Cog):
 
     @commands.hybrid_command(name="scorecard", description="Live track record of past forecasts")
     async def scorecard(self, ctx: commands.Context[Any]) -> None:
+        await ctx.defer()  # slash invocations must be answered within 3 s
         from bot.narrator.render import num, pct
 
         req = await self.bot.run_blocking(self.bot.data_request)
@@ -102,6 +104,7 @@ class InfoCog(commands.Cog):
 
     @commands.hybrid_command(name="status", description="Data freshness, model, token use")
     async def status(self, ctx: commands.Context[Any]) -> None:
+        await ctx.defer()  # slash invocations must be answered within 3 s
         bot = self.bot
         state = await self._state()
         settings = bot.settings
