@@ -24,7 +24,7 @@ def model_settings(fake: FakeOpenAI, **extra: object) -> Settings:
         "OPENAI_API_KEY": SECRET,
         "OPENAI_BASE_URL": fake.base_url,
         "OPENAI_MODEL": "test-model",
-        "OPENAI_TIMEOUT": 0.5,
+        "OPENAI_TIMEOUT": 5.0,  # generous: a loaded CI machine must not turn replies into retries
         "LLM_DEADLINE_SECONDS": 10,
         **extra,
     }
@@ -83,7 +83,9 @@ def test_server_errors_fall_back_after_three_attempts(fake: FakeOpenAI) -> None:
 
 def test_hang_past_timeout_falls_back(fake: FakeOpenAI, state: MarketState) -> None:
     fake.default = Reply(body=completion("{}"), delay=1.5)
-    report = service(model_settings(fake, LLM_DEADLINE_SECONDS=1.2)).forecast(DEMO)
+    report = service(model_settings(fake, OPENAI_TIMEOUT=0.5, LLM_DEADLINE_SECONDS=1.2)).forecast(
+        DEMO
+    )
     assert report.narrator == "offline" and "timed out" in report.notes[0]
     assert 1 <= len(fake.requests) <= 3
 

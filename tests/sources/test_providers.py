@@ -16,7 +16,7 @@ from engine.sources.providers.vix import VixProvider, parse_cboe_vix
 from tests.sources.conftest import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
-FAST = HttpConfig(timeout=0.5, attempts=3, deadline=5.0, backoff_max=0.05, backoff_multiplier=0.01)
+FAST = HttpConfig(timeout=3.0, attempts=3, deadline=5.0, backoff_max=0.05, backoff_multiplier=0.01)
 JAN = (dt.date(2026, 1, 1), dt.date(2026, 1, 31))
 
 

@@ -18,7 +18,7 @@ from engine.sources.update import Providers, snapshot_day, update
 from tests.sources.conftest import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"
-FAST = HttpConfig(timeout=0.5, attempts=3, deadline=5.0, backoff_max=0.02, backoff_multiplier=0.01)
+FAST = HttpConfig(timeout=3.0, attempts=3, deadline=5.0, backoff_max=0.02, backoff_multiplier=0.01)
 TODAY = dt.date(2026, 1, 30)
 FINRA_PREFIX = "/equity/regsho/daily/"
 
