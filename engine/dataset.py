@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from engine.errors import InputDataError, InsufficientHistoryError
@@ -57,6 +58,50 @@ def _provenance(
     )
 
 
+def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """(first, last) positions of each run of True in ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def gap_warnings(
+    series_name: str,
+    index: pd.DatetimeIndex,
+    missing: npt.NDArray[np.bool_],
+    has_value: npt.NDArray[np.bool_],
+    ffill_limit: int,
+) -> list[str]:
+    """One warning per run of trading days without a real value, naming its dates.
+
+    Each warning starts with the run's first date, which is the date a replay keys on
+    (a replay of an earlier day never sees a gap that begins after it). Days carried
+    forward and days left empty beyond ``ffill_limit`` are named separately.
+    """
+
+    def days(lo: int, hi: int) -> str:
+        if hi - lo < 3:
+            return ", ".join(str(d.date()) for d in index[lo : hi + 1])
+        return f"{index[lo].date()} to {index[hi].date()} ({hi - lo + 1} trading days)"
+
+    out = []
+    for lo, hi in _runs(missing):
+        carried = has_value[lo : hi + 1]
+        n_carried = int(carried.sum())
+        text = f"{series_name}: no value on {days(lo, hi)}"
+        if n_carried == hi - lo + 1:
+            text += f"; carried forward from {index[lo - 1].date()}"
+        elif n_carried:
+            text += (
+                f"; the first {n_carried} carried forward from {index[lo - 1].date()}, "
+                f"the rest left empty (forward fill is limited to {ffill_limit} days)"
+            )
+        else:
+            text += "; left empty"
+        out.append(text)
+    return out
+
+
 def assemble(
     prices: pd.DataFrame,
     aux: Mapping[str, pd.Series],
@@ -70,8 +115,9 @@ def assemble(
 
     ``prices`` has a DatetimeIndex and at least ``close``; ``aux`` maps ``vix``, ``gex``
     and ``dp_ratio`` to date-indexed series. Aux series are reindexed onto the price
-    calendar and forward-filled at most ``ffill_limit`` rows; each fill and each longer
-    gap becomes a warning. ``sources``/``notes`` are keyed by provenance series name.
+    calendar and forward-filled at most ``ffill_limit`` rows; each run of missing days
+    becomes a warning naming its dates (:func:`gap_warnings`). ``sources`` and ``notes``
+    are keyed by provenance series name.
     """
     if prices.empty:
         raise InputDataError("the price data has no rows")
@@ -80,7 +126,8 @@ def assemble(
             f"the price data has {len(prices)} rows; the indicators need at least "
             f"{MIN_ROWS} trading days (SMA50 and the MACD signal line)"
         )
-    frame = pd.DataFrame(index=pd.DatetimeIndex(prices.index, name="date"))
+    index = pd.DatetimeIndex(prices.index, name="date")
+    frame = pd.DataFrame(index=index)
     for col in ("open", "high", "low", "close"):
         frame[col] = prices[col].astype("float64") if col in prices else prices["close"]
     if "adj_close" in prices and prices["adj_close"].notna().all():
@@ -105,19 +152,10 @@ def assemble(
         real = series.astype("float64").reindex(frame.index)
         filled = real.ffill(limit=ffill_limit)
         start = series.dropna().index[0]
-        in_span = frame.index >= start
-        fills = frame.index[in_span & real.isna().to_numpy() & filled.notna().to_numpy()]
-        gaps = frame.index[in_span & filled.isna().to_numpy()]
-        if len(fills):
-            warnings.append(
-                f"{series_name}: {len(fills)} missing day(s) carried forward from the day "
-                f"before (at most {ffill_limit}), e.g. {fills[-1].date()}"
-            )
-        if len(gaps):
-            warnings.append(
-                f"{series_name}: {len(gaps)} day(s) with no value even after carrying "
-                f"forward {ffill_limit} days, latest {gaps[-1].date()}"
-            )
+        missing = (index >= start) & real.isna().to_numpy()
+        warnings += gap_warnings(
+            series_name, index, missing, filled.notna().to_numpy(), ffill_limit
+        )
         frame[col] = filled
         prov.append(
             _provenance(

@@ -78,7 +78,19 @@ def _read_raw(path: Path) -> pd.DataFrame:
     if not text.strip():
         raise InputDataError(f"{Path(path).name} is empty")
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    sep = "|" if lines and lines[0].count("|") > lines[0].count(",") else ","
+    head = lines[0]
+    if head.lstrip().startswith(("{", "[")):
+        raise InputDataError(
+            f"{Path(path).name} looks like JSON, not CSV; give a CSV with a header row "
+            "(date, close, ...)"
+        )
+    if head.count(";") > max(head.count(","), head.count("|")):
+        # Semicolon files usually carry decimal commas too; guessing would misread numbers.
+        raise InputDataError(
+            f"{Path(path).name} separates columns with ';'; save it as comma-separated "
+            "CSV with '.' as the decimal point"
+        )
+    sep = "|" if head.count("|") > head.count(",") else ","
     if sep == "|" and len(lines) > 1 and "|" not in lines[-1]:
         lines = lines[:-1]  # FINRA files end with a bare record-count line
     try:

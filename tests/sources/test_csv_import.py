@@ -85,6 +85,9 @@ def _prices(n: int = 80) -> pd.DataFrame:
             InputDataError,
             "'yesterday' on data row 2",
         ),
+        ("Date,Close\n2024-01-02,1\n2024-01-03,-4.5\n", InputDataError, "found -4.5 on data row 2"),
+        ('{"date": "2024-01-02", "close": 1}\n', InputDataError, "looks like JSON, not CSV"),
+        ("Date;Close\n2024-01-02;1,5\n", InputDataError, "separates columns with ';'"),
     ],
 )
 def test_broken_files(tmp_path: Path, content: str, error: type[Exception], needle: str) -> None:
@@ -138,8 +141,24 @@ def test_gaps_filled_at_most_three_days(tmp_path: Path) -> None:
     data = load_dataset(prices, vix_path)
     assert data.frame["vix"].iloc[70:73].eq(20.0).all()
     assert data.frame["vix"].iloc[73:75].isna().all()
-    assert any("carried forward" in w for w in data.warnings)
-    assert any("no value" in w for w in data.warnings)
+    assert data.warnings == (
+        "vix: no value on 2024-04-08 to 2024-04-12 (5 trading days); the first 3 carried "
+        "forward from 2024-04-05, the rest left empty (forward fill is limited to 3 days)",
+    )
+
+
+def test_each_gap_is_named_with_its_dates(tmp_path: Path) -> None:
+    prices = tmp_path / "p.csv"
+    _prices().to_csv(prices, index=False)
+    gex = _prices()[["Date"]].assign(net_gex=1e9).drop(index=[10, 40, 41])
+    gex_path = tmp_path / "g.csv"
+    gex.to_csv(gex_path, index=False)
+    data = load_dataset(prices, gex=gex_path)
+    assert data.warnings == (
+        "gex: no value on 2024-01-15; carried forward from 2024-01-12",
+        "gex: no value on 2024-02-26, 2024-02-27; carried forward from 2024-02-23",
+    )
+    assert data.frame["gex"].notna().all()
 
 
 def test_single_file_with_every_series(tmp_path: Path) -> None:
@@ -150,3 +169,23 @@ def test_single_file_with_every_series(tmp_path: Path) -> None:
     frame.to_csv(path)
     loaded = load_dataset(path).frame
     pd.testing.assert_frame_equal(loaded, frame, check_freq=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "needle"),
+    [
+        ("vix", "Date,Level\n2024-01-02,13\n", "accepted names: vix, vix_close"),
+        ("gex", "Date,Gamma\n2024-01-02,1e9\n", "accepted names: gex, net_gex, total_gex"),
+        ("dark_pool", "Date,Ratio\n2024-01-02,1.2\n", "(or ShortVolume and TotalVolume)"),
+        ("vix", "Date,VIX\n2024-01-02,0\n", "must be positive"),
+    ],
+)
+def test_broken_auxiliary_files(tmp_path: Path, kind: str, content: str, needle: str) -> None:
+    prices = tmp_path / "p.csv"
+    _prices().to_csv(prices, index=False)
+    aux = tmp_path / f"{kind}.csv"
+    aux.write_text(content)
+    arg = {"vix": "vix", "gex": "gex", "dark_pool": "darkpool"}[kind]
+    with pytest.raises(InputDataError) as exc:
+        load_dataset(prices, **{arg: aux})
+    assert needle in str(exc.value) and f"{kind}.csv" in str(exc.value)
