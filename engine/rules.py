@@ -41,7 +41,10 @@ _COMPARE: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
     ">=": operator.ge,
 }
 CROSSINGS: Final = ("crosses_above", "crosses_below")
-OPERATORS: Final = (*_COMPARE, *CROSSINGS)
+#: ``between`` takes ``right = [low, high]`` (inclusive) and is read as two conditions,
+#: ``left >= low`` and ``left <= high``, so each bound reports its own deciding values.
+BETWEEN: Final = "between"
+OPERATORS: Final = (*_COMPARE, *CROSSINGS, BETWEEN)
 
 #: Which raw input series each column depends on (for "unavailable" reporting).
 _SERIES_OF: Final = {"vix": "vix", "vix_mean10": "vix", "gex": "gex", "gex_prev": "gex"}
@@ -148,7 +151,7 @@ def _parse_rule(entry: object, index: int) -> RuleSpec:
     when = entry.get("when")
     if not isinstance(when, list) or not when:
         raise RuleSpecError(f"{where}: 'when' must list at least one condition")
-    conditions = tuple(_parse_condition(c, where) for c in when)
+    conditions = tuple(cond for c in when for cond in _parse_condition(c, where))
     claims = tuple(_parse_claim(c, where) for c in entry.get("claims", []))
     text = {k: entry.get(k) for k in ("signal", "rationale", "flavour", "nickname")}
     for key in ("signal", "rationale"):
@@ -167,7 +170,8 @@ def _parse_rule(entry: object, index: int) -> RuleSpec:
     )
 
 
-def _parse_condition(raw: object, where: str) -> Condition:
+def _parse_condition(raw: object, where: str) -> tuple[Condition, ...]:
+    """One condition table as one Condition, or two for ``between``."""
     if not isinstance(raw, dict) or not {"left", "op", "right"} <= raw.keys():
         raise RuleSpecError(f"{where}: each condition needs left, op and right")
     left, op, right = raw["left"], raw["op"], raw["right"]
@@ -177,19 +181,31 @@ def _parse_condition(raw: object, where: str) -> Condition:
         )
     if op not in OPERATORS:
         raise RuleSpecError(f"{where}: unknown operator {op!r}; use one of {', '.join(OPERATORS)}")
+    if op == BETWEEN:
+        if not isinstance(right, list) or len(right) != 2:
+            raise RuleSpecError(f"{where}: 'between' needs right = [low, high]")
+        low, high = (_operand(r, where) for r in right)
+        if isinstance(low, float) and isinstance(high, float) and low > high:
+            raise RuleSpecError(f"{where}: 'between' bounds are reversed: [{low:g}, {high:g}]")
+        return Condition(left=left, op=">=", right=low), Condition(left=left, op="<=", right=high)
+    return (Condition(left=left, op=op, right=_operand(right, where)),)
+
+
+def _operand(right: object, where: str) -> float | str:
+    """A condition's right-hand side: a number, a known column or ``param:NAME``."""
     if isinstance(right, bool) or not isinstance(right, (int, float, str)):
         raise RuleSpecError(f"{where}: 'right' must be a number, a column or param:NAME")
-    if isinstance(right, str):
-        if right.startswith("param:"):
-            if right.removeprefix("param:") not in EngineParams.model_fields:
-                raise RuleSpecError(
-                    f"{where}: unknown parameter {right!r}; known: "
-                    + ", ".join(f"param:{p}" for p in EngineParams.model_fields)
-                )
-        elif right not in KNOWN_COLUMNS:
-            raise RuleSpecError(f"{where}: unknown column {right!r} in 'right'")
-        return Condition(left=left, op=op, right=right)
-    return Condition(left=left, op=op, right=float(right))
+    if not isinstance(right, str):
+        return float(right)
+    if right.startswith("param:"):
+        if right.removeprefix("param:") not in EngineParams.model_fields:
+            raise RuleSpecError(
+                f"{where}: unknown parameter {right!r}; known: "
+                + ", ".join(f"param:{p}" for p in EngineParams.model_fields)
+            )
+    elif right not in KNOWN_COLUMNS:
+        raise RuleSpecError(f"{where}: unknown column {right!r} in 'right'")
+    return right
 
 
 def _parse_claim(raw: object, where: str) -> RuleClaim:

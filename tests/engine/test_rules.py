@@ -188,3 +188,41 @@ when = [
 def test_rules_module_never_evaluates_text() -> None:
     source = (Path(__file__).resolve().parents[2] / "engine" / "rules.py").read_text()
     assert "eval(" not in source and "exec(" not in source
+
+
+def test_between_is_inclusive_and_reports_each_bound(tmp_path: Path) -> None:
+    text = RULE.format(tier=3, when='{ left = "rsi14", op = "between", right = [50, 70] }')
+    book = load_playbook(_write(tmp_path, text))
+    rows = [{**BASE, "rsi14": v} for v in (49.99, 50.0, 60.0, 70.0, 70.01, np.nan)]
+    frame = pd.DataFrame(rows, index=pd.bdate_range("2024-01-01", periods=len(rows)))
+    assert evaluate_rules(book, frame, PARAMS)["X"].tolist() == [
+        False,
+        True,
+        True,
+        True,
+        False,
+        False,
+    ]
+    checks = explain(book.rules[0], frame, 4, PARAMS)
+    assert [(c.op, c.right_value, c.passed) for c in checks] == [
+        (">=", 50.0, True),
+        ("<=", 70.0, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("right", "needle"),
+    [("[70, 50]", "reversed"), ("[50]", "[low, high]"), ('"rsi14"', "[low, high]")],
+)
+def test_between_needs_two_ordered_bounds(tmp_path: Path, right: str, needle: str) -> None:
+    when = f'{{ left = "rsi14", op = "between", right = {right} }}'
+    with pytest.raises(RuleSpecError, match="'X'") as exc:
+        load_playbook(_write(tmp_path, RULE.format(tier=1, when=when)))
+    assert needle in str(exc.value)
+
+
+def test_bundled_golden_setup_uses_between() -> None:
+    golden = BOOK.get("Golden_Setup")
+    assert golden is not None
+    rsi_bounds = [(c.op, c.right) for c in golden.when if c.left == "rsi14"]
+    assert rsi_bounds == [(">=", 50.0), ("<=", 70.0)]
