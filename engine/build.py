@@ -23,7 +23,7 @@ from engine.dataset import Dataset
 from engine.edge import forward_returns
 from engine.errors import InputDataError, InsufficientHistoryError
 from engine.forecast import make_forecast
-from engine.indicators import compute_indicators
+from engine.indicators import TREND_SLOPE_LOOKBACK, compute_indicators
 from engine.rules import Playbook, evaluate_rules, explain, is_available, load_playbook
 from engine.state import (
     Bar,
@@ -42,6 +42,9 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 #: Rows with every indicator the bundled rules need (SMA50, MACD histogram, SMA20 slope).
 WARMUP_COLUMNS = ("sma50", "macd_hist", "rsi14", "bb_lower")
+
+#: Gap warnings shown per series in a state; older ones are summarised in one line.
+MAX_GAP_WARNINGS = 5
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,10 +223,32 @@ def _dated_before(warning: str, day: dt.date) -> bool:
     return not dates or dt.date.fromisoformat(dates[0]) <= day
 
 
+def _fewer_gaps(warnings: list[str], keep: int = MAX_GAP_WARNINGS) -> list[str]:
+    """At most ``keep`` gap warnings per series (the latest), plus a count of the rest.
+
+    Works on the warnings already cut at the as-of day, so the count never includes a
+    gap after it.
+    """
+    gaps: dict[str, list[int]] = {}
+    for i, w in enumerate(warnings):
+        series, sep, _ = w.partition(": no value on ")
+        if sep:
+            gaps.setdefault(series, []).append(i)
+    drop = {i for idx in gaps.values() for i in idx[:-keep]} if keep > 0 else set()
+    out = [w for i, w in enumerate(warnings) if i not in drop]
+    for series, idx in gaps.items():
+        if len(idx) > keep:
+            out.append(
+                f"{series}: {len(idx) - keep} earlier gap(s) before "
+                f"{warnings[idx[-keep]].partition(': no value on ')[2][:10]} not listed"
+            )
+    return out
+
+
 def _warnings(
     prepared: Prepared, prov: tuple[SeriesProvenance, ...], day: dt.date
 ) -> tuple[str, ...]:
-    out = [w for w in prepared.dataset.warnings if _dated_before(w, day)]
+    out = _fewer_gaps([w for w in prepared.dataset.warnings if _dated_before(w, day)])
     if any(p.synthetic for p in prov):
         out.insert(
             0,
@@ -301,12 +326,22 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
 
 
 def _trend_basis(row: pd.Series) -> str:
+    """The three facts behind the trend label (:func:`engine.indicators.trend_labels`).
+
+    E.g. 'close 212.40 above SMA50 205.10; SMA20 208.30 above SMA50; SMA20 rising over
+    5 sessions (+1.20)'.
+    """
     close, sma20, sma50 = _f(row["close"]), _f(row["sma20"]), _f(row["sma50"])
-    if close is None or sma20 is None or sma50 is None:
-        return "not enough history for SMA20/SMA50"
+    slope = _f(row["sma20_slope5"])
+    if close is None or sma20 is None or sma50 is None or slope is None:
+        return "Sideways until SMA20 and SMA50 have enough history"
     above = "above" if close > sma50 else "below"
     order = "above" if sma20 > sma50 else "below"
-    return f"close {above} SMA50, SMA20 {order} SMA50, SMA20 slope over 5 sessions"
+    moving = "rising" if slope > 0 else "falling" if slope < 0 else "flat"
+    return (
+        f"close {close:.2f} {above} SMA50 {sma50:.2f}; SMA20 {sma20:.2f} {order} SMA50; "
+        f"SMA20 {moving} over {TREND_SLOPE_LOOKBACK} sessions ({slope:+.2f})"
+    )
 
 
 def build_state(

@@ -41,6 +41,7 @@ INDICATOR_COLUMNS = (
     "sma20",
     "sma50",
     "sma200",
+    "sma20_slope5",
     "bb_std20",
     "bb_upper",
     "bb_middle",
@@ -113,6 +114,11 @@ def macd(close: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return line.mask(warm), signal.mask(warm), hist
 
 
+def sma20_slope(sma20: pd.Series) -> pd.Series:
+    """SMA20 minus SMA20 five sessions earlier, USD: positive while the average rises."""
+    return sma20 - sma20.shift(TREND_SLOPE_LOOKBACK)
+
+
 def trend_labels(close: pd.Series, sma20: pd.Series, sma50: pd.Series) -> pd.Series:
     """Uptrend / Downtrend / Sideways per day.
 
@@ -122,7 +128,7 @@ def trend_labels(close: pd.Series, sma20: pd.Series, sma50: pd.Series) -> pd.Ser
       falling).
     * **Sideways**: anything else, including the warm-up before SMA50 exists.
     """
-    slope = sma20 - sma20.shift(TREND_SLOPE_LOOKBACK)
+    slope = sma20_slope(sma20)
     up = (close > sma50) & (sma20 > sma50) & (slope > 0)
     down = (close < sma50) & (sma20 < sma50) & (slope < 0)
     return pd.Series(
@@ -144,6 +150,7 @@ def compute_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     out["sma20"] = close.rolling(BB_PERIOD).mean()
     out["sma50"] = close.rolling(50).mean()
     out["sma200"] = close.rolling(200).mean()
+    out["sma20_slope5"] = sma20_slope(out["sma20"])
     out["bb_std20"] = close.rolling(BB_PERIOD).std(ddof=0)
     out["bb_middle"] = out["sma20"]
     out["bb_upper"] = out["sma20"] + BB_WIDTH * out["bb_std20"]

@@ -112,3 +112,53 @@ def test_gaps_are_warned_and_stale_series_reported(demo: Dataset) -> None:
 def test_replay_provenance_is_cut_at_as_of(demo: Dataset) -> None:
     state = build_state(demo, as_of=dt.date(2024, 1, 2))
     assert all(p.last_date == dt.date(2024, 1, 2) for p in state.provenance)
+
+
+def test_trend_basis_states_the_three_facts(demo: Dataset) -> None:
+    prepared = prepare(demo)
+    labels = prepared.ind["trend"]
+    for label, words in (
+        ("Uptrend", ("above SMA50", "SMA20", "rising")),
+        ("Downtrend", ("below SMA50", "falling")),
+    ):
+        day = labels[labels == label].index[-1].date()
+        state = state_at(prepared, day)
+        assert state.indicators.trend == label
+        assert all(w in state.indicators.trend_basis for w in words)
+        assert f"{state.latest.close:.2f}" in state.indicators.trend_basis
+
+
+def _with_vix_gaps(demo: Dataset, holes: list[int]) -> Dataset:
+    from engine.dataset import assemble
+
+    frame = demo.frame.copy()
+    vix = frame["vix"].copy()
+    vix.iloc[holes] = float("nan")
+    return assemble(
+        frame[["open", "high", "low", "close", "adj_close", "volume"]],
+        {"vix": vix, "gex": frame["gex"], "dp_ratio": frame["dp_ratio"]},
+        {"prices": "p.csv", "vix": "v.csv", "gex": "g.csv", "dark_pool": "d.csv"},
+    )
+
+
+def test_gap_warnings_are_cut_at_as_of_and_capped(demo: Dataset) -> None:
+    holes = list(range(100, 1000, 100))  # nine one-day gaps
+    data = _with_vix_gaps(demo, holes)
+    assert len(data.warnings) == 9
+    index = data.frame.index
+    early = state_at(prepare(data), index[350].date())
+    gaps = [w for w in early.warnings if w.startswith("vix: no value on")]
+    assert [w[17:27] for w in gaps] == [str(index[i].date()) for i in (100, 200, 300)]
+    late = build_state(data)
+    gaps = [w for w in late.warnings if w.startswith("vix: no value on")]
+    assert [w[17:27] for w in gaps] == [str(index[i].date()) for i in holes[-5:]]
+    assert f"vix: 4 earlier gap(s) before {index[500].date()} not listed" in late.warnings
+
+
+def test_future_rows_change_no_past_warning(demo: Dataset) -> None:
+    day = demo.frame.index[300].date()
+    full = state_at(prepare(_with_vix_gaps(demo, [100, 400, 401])), day)
+    # the same file as it looked on ``day``: loaded again, so its warnings are its own
+    cut = state_at(prepare(_with_vix_gaps(truncated(demo, day), [100])), day)
+    assert full.warnings == cut.warnings
+    assert any("no value on" in w for w in cut.warnings)

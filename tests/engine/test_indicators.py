@@ -119,3 +119,10 @@ def test_input_not_modified() -> None:
     before = f.copy()
     compute_indicators(f)
     pd.testing.assert_frame_equal(f, before)
+
+
+def test_sma20_slope_is_the_five_session_change() -> None:
+    f = compute_indicators(_random_frame(100))
+    expected = f["sma20"] - f["sma20"].shift(5)
+    pd.testing.assert_series_equal(f["sma20_slope5"], expected, check_names=False)
+    assert f["sma20_slope5"].iloc[:24].isna().all() and f["sma20_slope5"].iloc[24:].notna().all()
