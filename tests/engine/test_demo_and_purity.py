@@ -64,3 +64,18 @@ def test_pure_engine_reads_no_clock() -> None:
         text = path.read_text()
         for call in ("datetime.now", "dt.datetime.now", "date.today", "time.time(", "utcnow"):
             assert call not in text, f"{path.name} reads the clock via {call}"
+
+
+def test_demo_has_regime_changes_and_ends_on_the_asked_day() -> None:
+    data = demo_dataset(years=4)
+    f = data.frame
+    assert f.index[-1] == pd.Timestamp("2025-12-31") and (f.index.day_of_week < 5).all()
+    assert f["vix"].max() > 30 and f["vix"].min() < 15  # a spike and calm stretches
+    assert (f["gex"] < 0).any() and (f["gex"] > 0).any()
+    assert (f["dp_ratio"] > 1.5).any() and f["dp_ratio"].median() < 1.5
+    assert (f["adj_close"] < f["close"]).iloc[0] and f["adj_close"].iloc[-1] == f["close"].iloc[-1]
+    assert (f["high"] >= f[["open", "close"]].max(axis=1)).all()
+    assert (f["low"] <= f[["open", "close"]].min(axis=1)).all()
+    drawdown = f["close"] / f["close"].cummax() - 1
+    assert drawdown.min() < -0.10  # at least one real sell-off
+    assert len(demo_dataset(years=10).frame) > 2500
