@@ -39,10 +39,8 @@ def _random_frame(n: int = 800, seed: int = 42) -> pd.DataFrame:
 def frame(request: pytest.FixtureRequest) -> pd.DataFrame:
     if request.param == "random":
         return _random_frame()
-    raw = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "raw"
+    raw: Path = request.getfixturevalue("raw_data_dir")  # skips when the folder is absent
     path = raw / "kittycapital_etf-seasonality" / "IWM.csv"
-    if not path.exists():
-        pytest.skip("real data folder absent")
     from engine.sources.csv_import import load_dataset
 
     return load_dataset(path).frame
