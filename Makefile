@@ -16,8 +16,8 @@ demo: $(STAMP)  ## a full forecast on the bundled synthetic demo data, offline
 	$(VENV)/bin/iwm-analyst forecast --demo --offline
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check engine bot tests bench
-	$(VENV)/bin/ruff format --check engine bot tests bench
+	$(VENV)/bin/ruff check engine sources bot prompts tests bench
+	$(VENV)/bin/ruff format --check engine sources bot prompts tests bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy engine

@@ -30,7 +30,7 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
 def _dataset() -> tuple[object, str]:
     prices = RAW / "guydekowski_market-lab" / "IWM.csv"
     if prices.exists():
-        from engine.sources.csv_import import load_dataset
+        from sources.csv_import import load_dataset
 
         ds = load_dataset(
             prices,

@@ -33,7 +33,7 @@ def forecast_prompt_tokens(state: MarketState) -> int:
 def run() -> list[str]:
     lines = []
     if RAW.is_dir():
-        from engine.sources.csv_import import load_dataset
+        from sources.csv_import import load_dataset
 
         data = load_dataset(
             RAW / "guydekowski_market-lab" / "IWM.csv",

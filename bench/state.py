@@ -58,7 +58,7 @@ def run() -> list[str]:
     lines = _measure("10 years, synthetic demo", demo_dataset(years=10))
     prices = RAW / "guydekowski_market-lab" / "IWM.csv"
     if prices.is_file():
-        from engine.sources.csv_import import load_dataset
+        from sources.csv_import import load_dataset
 
         real = load_dataset(
             prices,

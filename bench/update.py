@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.sources.store import Store
-from engine.sources.update import update
+from sources.store import Store
+from sources.update import update
 from tests.sources.conftest import serve
 from tests.sources.test_update import TODAY, make_providers, serve_world
 

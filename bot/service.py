@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from bot.narrator.answer import Answer
     from engine.audit import AuditTable
     from engine.build import Prepared
-    from engine.sources.csv_import import Dataset
-    from engine.sources.ledger import Scorecard, Source
-    from engine.sources.update import UpdateReport
     from engine.walkforward import WalkForward
+    from sources.csv_import import Dataset
+    from sources.ledger import Scorecard, Source
+    from sources.update import UpdateReport
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class AnalystService:
 
             return demo_dataset()
         if req.csv is not None:
-            from engine.sources.csv_import import load_dataset
+            from sources.csv_import import load_dataset
 
             return load_dataset(
                 req.csv, req.vix, req.gex, req.darkpool, ffill_limit=self._params().ffill_limit
@@ -136,8 +136,8 @@ class AnalystService:
         Failures of single sources are in the report, never raised.
         """
         from bot.cli.data_cmds import providers_from_settings
-        from engine.sources.store import Store
-        from engine.sources.update import update
+        from sources.store import Store
+        from sources.update import update
 
         with Store(self.settings.database) as store:
             if store.is_empty(self.settings.ticker):
@@ -153,9 +153,9 @@ class AnalystService:
     def _store_dataset(self) -> Dataset:
         """The local store's data, with a warning when prices lag the NYSE calendar."""
         from engine.dataset import Dataset
-        from engine.sources.calendar import last_trading_day, trading_days_between
-        from engine.sources.store import Store
-        from engine.sources.store_dataset import dataset_from_store
+        from sources.calendar import last_trading_day, trading_days_between
+        from sources.store import Store
+        from sources.store_dataset import dataset_from_store
 
         with Store(self.settings.database) as store:
             data = dataset_from_store(
@@ -258,7 +258,7 @@ class AnalystService:
 
         Without usable data (e.g. an empty store) the outcomes already filled are scored.
         """
-        from engine.sources.ledger import Ledger
+        from sources.ledger import Ledger
 
         with Ledger(self.settings.database) as ledger:
             if req is not None:
@@ -276,7 +276,7 @@ class AnalystService:
         Forecasts on synthetic (demo) data are not recorded: they are no track record.
         """
         from engine.errors import AnalystError
-        from engine.sources.ledger import Ledger
+        from sources.ledger import Ledger
 
         if state.synthetic:
             return

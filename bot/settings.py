@@ -18,9 +18,6 @@ from engine.state import EngineParams
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PROMPTS_DIR = PROJECT_ROOT / "prompts"
-
 
 def _default_data_dir() -> Path:
     return Path(user_data_dir("iwm-analyst", appauthor=False))

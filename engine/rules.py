@@ -17,6 +17,8 @@ import operator
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,7 +29,8 @@ from engine.errors import RuleSpecError
 from engine.indicators import INDICATOR_COLUMNS
 from engine.state import ConditionCheck, Direction, EngineParams, RuleClaim
 
-DEFAULT_PLAYBOOK: Final = Path(__file__).with_name("data") / "playbook.toml"
+#: The bundled playbook, read as package data (works from a wheel as from a checkout).
+DEFAULT_PLAYBOOK: Final[Traversable] = files("engine").joinpath("data", "playbook.toml")
 
 #: Columns a condition may refer to.
 KNOWN_COLUMNS: Final = frozenset(
@@ -114,7 +117,7 @@ class Playbook:
 
 def load_playbook(path: Path | None = None) -> Playbook:
     """Parse a playbook TOML file (default: the bundled one) into :class:`Playbook`."""
-    target = Path(path) if path is not None else DEFAULT_PLAYBOOK
+    target: Path | Traversable = Path(path) if path is not None else DEFAULT_PLAYBOOK
     try:
         raw_bytes = target.read_bytes()
     except OSError as exc:

@@ -1,7 +1,7 @@
 """Walk-forward replay of the forecaster, and scoring forecasts beside two baselines.
 
 The scoring is shared by the walk-forward replay below and the live forecast
-ledger (:mod:`engine.sources.ledger`) so both report the same figures the same way.
+ledger (:mod:`sources.ledger`) so both report the same figures the same way.
 
 Inputs per forecast: ``prob_up`` (the forecast's P(r_h > 0)), ``base_rate`` (the running
 unconditional P(r_h > 0) known on the forecast day), the ``call`` ("Bullish", "Bearish",

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
     from bot.settings import Settings
     from engine.audit import AuditRow, AuditTable
-    from engine.sources.ledger import Scorecard
     from engine.state import Interval
     from engine.walkforward import HorizonScore, WalkForward
+    from sources.ledger import Scorecard
 
 log = logging.getLogger(__name__)
 

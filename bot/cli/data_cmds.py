@@ -15,8 +15,8 @@ from engine.errors import InputDataError, UserInputError
 if TYPE_CHECKING:
     from bot.settings import Settings
     from engine.gex import GexResult
-    from engine.sources.store import Store
-    from engine.sources.update import Providers, UpdateReport
+    from sources.store import Store
+    from sources.update import Providers, UpdateReport
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 # --- wiring -------------------------------------------------------------------------
 def providers_from_settings(settings: Settings) -> Providers:
-    from engine.sources.providers.chain import ChainProvider
-    from engine.sources.providers.finra import FinraProvider
-    from engine.sources.providers.http import HttpConfig
-    from engine.sources.providers.prices import PriceProvider
-    from engine.sources.providers.vix import VixProvider
-    from engine.sources.update import Providers
+    from sources.providers.chain import ChainProvider
+    from sources.providers.finra import FinraProvider
+    from sources.providers.http import HttpConfig
+    from sources.providers.prices import PriceProvider
+    from sources.providers.vix import VixProvider
+    from sources.update import Providers
 
     http = HttpConfig(timeout=settings.http_timeout, deadline=max(60.0, settings.http_timeout * 4))
     return Providers(
@@ -96,7 +96,7 @@ def providers_from_settings(settings: Settings) -> Providers:
 
 
 def open_store(settings: Settings) -> Store:
-    from engine.sources.store import Store
+    from sources.store import Store
 
     return Store(settings.database)
 
@@ -108,7 +108,7 @@ def cmd_update(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    from engine.sources.update import SERIES_ORDER, update
+    from sources.update import SERIES_ORDER, update
 
     console = Console()
     wanted = tuple(s for s in SERIES_ORDER if not args.only or s in args.only)
@@ -214,7 +214,7 @@ def guess_kind(path: Path) -> str:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.sources.csv_import import read_series_csv
+    from sources.csv_import import read_series_csv
 
     with open_store(settings) as store:
         for path in args.files:
@@ -237,7 +237,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 # --- gex ----------------------------------------------------------------------------
 def cmd_gex(args: argparse.Namespace, settings: Settings) -> int:
     from engine.gex import compute_gex
-    from engine.sources.providers.chain import read_chain_file
+    from sources.providers.chain import read_chain_file
 
     if args.chain is not None:
         snap = read_chain_file(args.chain)
@@ -265,7 +265,7 @@ def _store_adv(settings: Settings) -> float | None:
     """Average daily dollar volume from the store, when it has prices."""
     if not settings.database.is_file():
         return None
-    from engine.sources.update import adv_dollars
+    from sources.update import adv_dollars
 
     with open_store(settings) as store:
         return adv_dollars(store, settings.ticker)

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.sources.db import connect, migrate, transaction
+from sources.db import connect, migrate, transaction
 
 MIGRATIONS = (
     """

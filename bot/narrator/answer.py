@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import openai
 
+import prompts
 from bot.narrator.llm import (
     ModelClient,
     compact_state,
@@ -30,7 +29,7 @@ from bot.narrator.llm import (
 )
 from bot.narrator.numbers import ungrounded_numbers
 from bot.narrator.render import num, pct, record_text, usd_compact
-from bot.settings import PROMPTS_DIR, Settings
+from bot.settings import Settings
 from engine.errors import ModelError, UserInputError
 from engine.state import MarketState, RuleState
 
@@ -61,10 +60,8 @@ class Answer:
     notes: tuple[str, ...] = ()
 
 
-@lru_cache(maxsize=2)
 def _phrases() -> dict[str, Any]:
-    with (PROMPTS_DIR / "offline_answers.toml").open("rb") as fh:
-        return tomllib.load(fh)
+    return prompts.table("offline_answers.toml")
 
 
 def check_question(question: str, limit: int) -> str:

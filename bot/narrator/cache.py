@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.errors import StoreError
-from engine.sources.db import connect, migrate, transaction
+from sources.db import connect, migrate, transaction
 
 log = logging.getLogger(__name__)
 

@@ -30,11 +30,12 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+import prompts
 from bot.narrator.cache import ReplyCache, cache_key
 from bot.narrator.models import ForecastNarrative, Narration
 from bot.narrator.numbers import ungrounded_numbers
 from bot.narrator.offline import OfflineNarrator
-from bot.settings import PROMPTS_DIR, Settings
+from bot.settings import Settings
 from engine.errors import ModelError
 from engine.state import MarketState
 
@@ -59,7 +60,7 @@ class Prompt:
 @lru_cache(maxsize=16)
 def load_prompt(name: str) -> Prompt:
     """A prompt file from ``prompts/``: first line ``version: N``, then the text."""
-    text = (PROMPTS_DIR / name).read_text(encoding="utf-8")
+    text = prompts.text(name)
     head, _, body = text.partition("\n")
     if not head.startswith("version:"):
         raise ModelError(f"prompt file {name} must start with 'version: N'")

@@ -12,28 +12,24 @@ from __future__ import annotations
 
 import math
 import string
-import tomllib
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
+import prompts
 from bot.narrator.models import ForecastNarrative
-from bot.settings import PROMPTS_DIR
 from engine.state import HorizonStats, Interval, MarketState, RuleState
 
 NA = "n/a"
 
 
-@lru_cache(maxsize=4)
-def phrases(path: Path = PROMPTS_DIR / "report_phrases.toml") -> dict[str, Any]:
-    """The wording table (cached)."""
-    with path.open("rb") as fh:
-        return tomllib.load(fh)
+def phrases() -> dict[str, Any]:
+    """The wording table (``prompts/report_phrases.toml``, cached)."""
+    return prompts.table("report_phrases.toml")
 
 
-@lru_cache(maxsize=4)
-def _template(path: Path = PROMPTS_DIR / "report.md") -> string.Template:
-    return string.Template(path.read_text(encoding="utf-8"))
+@lru_cache(maxsize=1)
+def _template() -> string.Template:
+    return string.Template(prompts.text("report.md"))
 
 
 def _ok(x: float | None) -> bool:

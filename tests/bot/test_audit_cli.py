@@ -10,7 +10,7 @@ from rich.console import Console
 from bot.audit_plot import write_audit_plot
 from bot.cli.audit_cmds import print_audit, print_scorecard
 from engine.audit import RuleSpec, audit_frames
-from engine.sources.ledger import Scorecard
+from sources.ledger import Scorecard
 
 
 def _table():
@@ -93,7 +93,7 @@ def test_audit_command_demo_json_and_plot(tmp_path, monkeypatch, capsys) -> None
 
 def test_forecast_is_recorded_and_scored(raw_data_dir, tmp_path, monkeypatch, capsys) -> None:
     from bot.cli import main
-    from engine.sources.ledger import Ledger
+    from sources.ledger import Ledger
 
     db = tmp_path / "db.sqlite3"
     monkeypatch.setenv("IWM_DB_PATH", str(db))

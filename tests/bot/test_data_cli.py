@@ -11,7 +11,7 @@ import pytest
 from bot.cli import data_cmds
 from bot.settings import Settings, load_settings
 from engine.errors import InputDataError, UserInputError
-from engine.sources.store import Store
+from sources.store import Store
 from tests.sources.conftest import LoopbackServer, Reply, serve
 from tests.sources.test_update import FINRA_PREFIX, TODAY, serve_world
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.discord_bot.persist import BotState, Schedule
 from bot.discord_bot.scheduler import decide, next_post
-from engine.sources.calendar import is_trading_day
+from sources.calendar import is_trading_day
 
 NY = ZoneInfo("America/New_York")
 GRACE = dt.timedelta(minutes=90)

@@ -12,7 +12,7 @@ from bot.service import AnalystService, DataRequest
 from bot.settings import Settings
 from engine.demo import demo_dataset
 from engine.errors import EmptyStoreError
-from engine.sources.store import Store
+from sources.store import Store
 
 
 def _fill(settings: Settings, tmp_path: Path) -> Path:

@@ -40,7 +40,7 @@ def test_no_look_ahead_on_demo(demo: Dataset, day: str) -> None:
 
 
 def test_no_look_ahead_on_real_data(raw_data_dir: Path) -> None:
-    from engine.sources.csv_import import load_dataset
+    from sources.csv_import import load_dataset
 
     data = load_dataset(
         raw_data_dir / "guydekowski_market-lab" / "IWM.csv",

@@ -124,7 +124,7 @@ def _reference_profile(chain: pd.DataFrame, as_of: dt.datetime, r: float, q: flo
 
 
 def test_real_chain_flip_matches_independent_recomputation(raw_data_dir: Path) -> None:
-    from engine.sources.providers.chain import read_chain_file
+    from sources.providers.chain import read_chain_file
 
     snap = read_chain_file(raw_data_dir / "daggerok_options-desk" / "IWM_chain_2026-07-12.json")
     assert len(snap.contracts) == 3224

@@ -41,7 +41,7 @@ def frame(request: pytest.FixtureRequest) -> pd.DataFrame:
         return _random_frame()
     raw: Path = request.getfixturevalue("raw_data_dir")  # skips when the folder is absent
     path = raw / "kittycapital_etf-seasonality" / "IWM.csv"
-    from engine.sources.csv_import import load_dataset
+    from sources.csv_import import load_dataset
 
     return load_dataset(path).frame
 

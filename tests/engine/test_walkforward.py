@@ -101,7 +101,7 @@ def test_walk_forward_needs_warmup() -> None:
 
 
 def _real_dataset(raw: Path):
-    from engine.sources.csv_import import load_dataset
+    from sources.csv_import import load_dataset
 
     return load_dataset(
         raw / "guydekowski_market-lab" / "IWM.csv",

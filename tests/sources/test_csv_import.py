@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from engine.errors import InputDataError, InsufficientHistoryError
-from engine.sources.csv_import import load_dataset, read_series_csv
+from sources.csv_import import load_dataset, read_series_csv
 
 
 def _digest(path: Path) -> tuple[str, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import StoreError
-from engine.sources.db import connect, migrate
+from sources.db import connect, migrate
 
 STEPS = ("CREATE TABLE a (x INTEGER);", "CREATE TABLE b (y TEXT); CREATE INDEX b_y ON b (y);")
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.sources.ledger import Ledger
 from engine.state import Bar, Forecast, Indicators, MarketState, Regime
+from sources.ledger import Ledger
 
 NOW = dt.datetime(2026, 1, 5, 21, 0, tzinfo=dt.UTC)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ProviderError
-from engine.sources.providers.chain import ChainProvider, decode, parse_occ, read_chain_file
-from engine.sources.providers.finra import FinraProvider, parse_short_volume
-from engine.sources.providers.http import HttpConfig, SourceUnavailable, fetch
-from engine.sources.providers.prices import PriceProvider
-from engine.sources.providers.vix import VixProvider, parse_cboe_vix
+from sources.providers.chain import ChainProvider, decode, parse_occ, read_chain_file
+from sources.providers.finra import FinraProvider, parse_short_volume
+from sources.providers.http import HttpConfig, SourceUnavailable, fetch
+from sources.providers.prices import PriceProvider
+from sources.providers.vix import VixProvider, parse_cboe_vix
 from tests.sources.conftest import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from engine.gex import compute_gex
-from engine.sources.store import Store
+from sources.store import Store
 
 
 def _bars(days: list[str], base: float = 100.0) -> pd.DataFrame:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.sources.calendar import trading_days
-from engine.sources.providers.chain import ChainProvider
-from engine.sources.providers.finra import FinraProvider
-from engine.sources.providers.http import HttpConfig
-from engine.sources.providers.prices import PriceProvider
-from engine.sources.providers.vix import VixProvider
-from engine.sources.store import Store
-from engine.sources.update import Providers, snapshot_day, update
+from sources.calendar import trading_days
+from sources.providers.chain import ChainProvider
+from sources.providers.finra import FinraProvider
+from sources.providers.http import HttpConfig
+from sources.providers.prices import PriceProvider
+from sources.providers.vix import VixProvider
+from sources.store import Store
+from sources.update import Providers, snapshot_day, update
 from tests.sources.conftest import LoopbackServer, Reply
 
 FIX = Path(__file__).parent / "fixtures"

@@ -13,7 +13,7 @@ from discord.ext import commands, tasks
 from bot.discord_bot.persist import Schedule
 from bot.discord_bot.scheduler import decide, next_post
 from engine.errors import UserInputError
-from engine.sources.calendar import is_trading_day
+from sources.calendar import is_trading_day
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import AnalystBot

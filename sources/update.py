@@ -28,12 +28,12 @@ import pandas as pd
 
 from engine.errors import AnalystError
 from engine.gex import compute_gex, to_exchange_naive
-from engine.sources.calendar import last_trading_day, trading_days, trading_days_between
-from engine.sources.providers.chain import ChainProvider
-from engine.sources.providers.finra import FinraProvider
-from engine.sources.providers.prices import PriceProvider
-from engine.sources.providers.vix import VixProvider
-from engine.sources.store import Series, Store
+from sources.calendar import last_trading_day, trading_days, trading_days_between
+from sources.providers.chain import ChainProvider
+from sources.providers.finra import FinraProvider
+from sources.providers.prices import PriceProvider
+from sources.providers.vix import VixProvider
+from sources.store import Series, Store
 
 log = logging.getLogger(__name__)
 

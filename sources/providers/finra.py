@@ -21,7 +21,7 @@ import httpx
 import pandas as pd
 
 from engine.errors import ProviderError
-from engine.sources.providers.http import (
+from sources.providers.http import (
     HttpConfig,
     SourceUnavailable,
     fetch,

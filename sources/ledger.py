@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import StoreError
-from engine.sources.db import connect, migrate, transaction
 from engine.state import Frozen, MarketState
 from engine.walkforward import HorizonScore, score
+from sources.db import connect, migrate, transaction
 
 log = logging.getLogger(__name__)
 

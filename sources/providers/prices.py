@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ProviderError
-from engine.sources.providers.http import HttpConfig, fetch, looks_like_html
+from sources.providers.http import HttpConfig, fetch, looks_like_html
 
 log = logging.getLogger(__name__)
 

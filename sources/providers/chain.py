@@ -29,7 +29,7 @@ import pandas as pd
 
 from engine.errors import InputDataError, ProviderError
 from engine.gex import EXCHANGE_TZ
-from engine.sources.providers.http import HttpConfig, fetch, looks_like_html
+from sources.providers.http import HttpConfig, fetch, looks_like_html
 
 log = logging.getLogger(__name__)
 

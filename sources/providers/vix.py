@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.errors import ProviderError
-from engine.sources.providers.http import HttpConfig, fetch, looks_like_html
-from engine.sources.providers.prices import YAHOO_CHART_URL, PriceProvider, parse_yahoo_chart
+from sources.providers.http import HttpConfig, fetch, looks_like_html
+from sources.providers.prices import YAHOO_CHART_URL, PriceProvider, parse_yahoo_chart
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The local market-data store: SQLite tables for every series, with provenance.
 
-Tables (component ``store`` of :mod:`engine.sources.db`):
+Tables (component ``store`` of :mod:`sources.db`):
 
 * ``daily_bars``   - OHLC as traded plus ``adj_close`` and volume, per ticker and date;
 * ``vix``          - CBOE VIX daily OHLC (index points);
@@ -30,7 +30,7 @@ import pandas as pd
 
 from engine.errors import StoreError
 from engine.gex import GexResult
-from engine.sources.db import connect, migrate, transaction
+from sources.db import connect, migrate, transaction
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import pandas as pd
 
 from engine.dataset import Dataset, assemble
 from engine.errors import EmptyStoreError
-from engine.sources.csv_import import SQUEEZEMETRICS_NOTE
-from engine.sources.store import Store
+from sources.csv_import import SQUEEZEMETRICS_NOTE
+from sources.store import Store
 
 log = logging.getLogger(__name__)
 
