@@ -20,12 +20,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check engine sources bot prompts tests bench
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy engine
+	$(VENV)/bin/mypy engine sources prompts bot
 
 unit: $(STAMP)
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck unit  ## ruff, mypy (strict on engine/) and the test suite
+test: lint typecheck unit  ## ruff, mypy --strict on every package, and the test suite
 
 bench: $(STAMP)  ## speed and memory benchmarks; prints medians and ratios
 	$(PY) -m bench

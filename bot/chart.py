@@ -2,9 +2,9 @@
 
 Panels, top to bottom: price with Bollinger bands, SMA20/50/200, markers on the days
 rules fired (by tier) and the negative-GEX regime shaded, plus the zero-gamma flip and
-call/put walls when the state has them; RSI(14) with its 30/70/75 guides; VIX with the
-high-VIX threshold; the dark-pool ratio with its threshold. Rendered with the Agg
-backend (no display needed).
+call/put walls when the state has them; RSI(14) with the state's oversold, overbought
+and extreme guides; VIX with the high-VIX threshold; the dark-pool ratio with its
+threshold. Rendered with the Agg backend (no display needed).
 """
 
 from __future__ import annotations
@@ -23,17 +23,16 @@ import numpy as np
 from bot.once import OnceCache
 
 if TYPE_CHECKING:
-    from engine.build import Prepared
+    from engine.prepared import History, Prepared
     from engine.state import MarketState
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 1000, 100
 TIER_MARKER = {1: "^", 2: "o", 3: "s"}
 
 
-def render_chart(prepared: Prepared, state: MarketState, days: int = 180) -> bytes:
-    """PNG bytes of the last ``days`` sessions up to the state's as-of date."""
-    ind = prepared.ind.loc[: str(state.as_of)].tail(days)
-    fires = prepared.fires.loc[ind.index]
+def render_chart(history: History, state: MarketState) -> bytes:
+    """PNG bytes of the sessions in ``history`` (:meth:`engine.prepared.Prepared.history`)."""
+    ind, fires = history.bars, history.fires
     x = ind.index
     fig, axes = plt.subplots(
         4,
@@ -95,7 +94,10 @@ def render_chart(prepared: Prepared, state: MarketState, days: int = 180) -> byt
         price.grid(alpha=0.3)
 
         rsi_ax.plot(x, ind["rsi14"], color="#54278f", lw=1.0)
-        for level, color in ((70, "#e6550d"), (30, "#31a354"), (75, "#a50f15")):
+        prm = state.params
+        guides = ((prm.rsi_overbought, "#e6550d"), (prm.rsi_oversold, "#31a354"),
+                  (prm.rsi_extreme, "#a50f15"))  # fmt: skip
+        for level, color in guides:
             rsi_ax.axhline(level, color=color, lw=0.8, ls="--")
         rsi_ax.set_ylim(0, 100)
         rsi_ax.set_ylabel("RSI(14)")
@@ -104,14 +106,15 @@ def render_chart(prepared: Prepared, state: MarketState, days: int = 180) -> byt
         _series_panel(
             dp_ax,
             x,
-            ind["dp_ratio"].to_numpy(),
+            ind["dark_pool"].to_numpy(),
             state.params.dark_pool_threshold,
             "dark-pool ratio",
             "#2c7fb8",
         )
         for ax in axes[1:]:
             ax.grid(alpha=0.3)
-        dp_ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        dates = mdates.DateFormatter("%Y-%m-%d")  # type: ignore[no-untyped-call]
+        dp_ax.xaxis.set_major_formatter(dates)
         fig.autofmt_xdate()
         fig.tight_layout()
         buf = io.BytesIO()
@@ -142,4 +145,4 @@ class ChartCache:
 
     def get(self, prepared: Prepared, state: MarketState) -> bytes:
         key = (state.inputs_hash, state.playbook_version, state.as_of.isoformat())
-        return self._png.get(key, lambda: render_chart(prepared, state))
+        return self._png.get(key, lambda: render_chart(prepared.history(state.as_of), state))

@@ -38,9 +38,9 @@ def run_chat(service: AnalystService, req: DataRequest, stdin: TextIO, stdout: T
             elif command == "forecast":
                 out = service.forecast(req).text
             elif command == "signals":
-                from bot.cli.forecast_cmds import signals_table
+                from bot.views.tables import signals_text
 
-                out = signals_table(service.signals(req))
+                out = signals_text(service.signals(req))
             elif command == "explain":
                 from bot.narrator.answer import offline_answer
 

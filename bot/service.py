@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.narrator import Narrator, Report, make_report
-from bot.narrator.offline import OfflineNarrator
 from bot.once import OnceCache
 from bot.settings import Settings
 from engine.errors import EmptyStoreError, InputDataError
@@ -26,11 +25,11 @@ from engine.state import EngineParams, MarketState
 if TYPE_CHECKING:
     from bot.narrator.answer import Answer
     from engine.audit import AuditTable
-    from engine.build import Prepared
+    from engine.dataset import Dataset
+    from engine.prepared import Prepared
     from engine.walkforward import WalkForward
-    from sources.csv_import import Dataset
     from sources.ledger import Scorecard, Source
-    from sources.update import UpdateReport
+    from sources.update import Providers, UpdateReport
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +45,13 @@ class DataRequest:
     csv: Path | None = None
     vix: Path | None = None
     gex: Path | None = None
-    darkpool: Path | None = None
+    dark_pool: Path | None = None
     demo: bool = False
 
     def key(self) -> tuple[object, ...]:
         """Identity of the inputs: paths with size and mtime, so edits invalidate."""
         parts: list[object] = ["demo" if self.demo else "files"]
-        for path in (self.csv, self.vix, self.gex, self.darkpool):
+        for path in (self.csv, self.vix, self.gex, self.dark_pool):
             if path is None:
                 parts.append(None)
                 continue
@@ -75,11 +74,6 @@ def _mtimes(db: Path) -> tuple[int | None, ...]:
     return tuple(out)
 
 
-def offline_factory(settings: Settings, offline: bool) -> Narrator:
-    """The template narrator, whatever the settings."""
-    return OfflineNarrator()
-
-
 class AnalystService:
     """Transport-agnostic operations: dataset, state, signals, forecast."""
 
@@ -88,10 +82,12 @@ class AnalystService:
         settings: Settings,
         *,
         narrator_factory: NarratorFactory | None = None,
+        providers: Callable[[], Providers] | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         cache_size: int = 4,
     ) -> None:
         self.settings = settings
+        self._providers = providers
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         if narrator_factory is None:
             from bot.narrator.factory import NarratorChooser
@@ -113,38 +109,39 @@ class AnalystService:
             from sources.csv_import import load_dataset
 
             return load_dataset(
-                req.csv, req.vix, req.gex, req.darkpool, ffill_limit=self._params().ffill_limit
+                req.csv, req.vix, req.gex, req.dark_pool, ffill_limit=self._params().ffill_limit
             )
-        if any(p is not None for p in (req.vix, req.gex, req.darkpool)):
-            raise InputDataError("--vix/--gex/--darkpool need a prices file: add --csv FILE")
+        if any(p is not None for p in (req.vix, req.gex, req.dark_pool)):
+            raise InputDataError("--vix/--gex/--dark-pool need a prices file: add --csv FILE")
         return self._store_dataset()
 
-    def or_demo(self, req: DataRequest) -> DataRequest:
-        """``req``, or the demo when it means the store and the store is empty."""
+    def or_demo(self, req: DataRequest) -> tuple[DataRequest, str | None]:
+        """``req``, or the demo (and why) when it means the store and the store is empty."""
         if req.csv is not None or req.demo:
-            return req
+            return req, None
         try:
             self.prepared(req)
-        except EmptyStoreError:
+        except EmptyStoreError as err:
             log.info("the local store is empty; using the synthetic demo data")
-            return DataRequest(demo=True)
-        return req
+            return DataRequest(demo=True), f"{err}; showing the synthetic demo instead"
+        return req, None
 
     def refresh_store(self, today: dt.date) -> UpdateReport | None:
         """Bring the local store up to date if it is in use (has prices); else None.
 
         Failures of single sources are in the report, never raised.
         """
-        from bot.cli.data_cmds import providers_from_settings
         from sources.store import Store
         from sources.update import update
 
+        if self._providers is None:
+            return None
         with Store(self.settings.database) as store:
             if store.is_empty(self.settings.ticker):
                 return None
             return update(
                 store,
-                providers_from_settings(self.settings),
+                self._providers(),
                 today,
                 ticker=self.settings.ticker,
                 backfill_years=self.settings.backfill_years,
@@ -153,6 +150,7 @@ class AnalystService:
     def _store_dataset(self) -> Dataset:
         """The local store's data, with a warning when prices lag the NYSE calendar."""
         from engine.dataset import Dataset
+        from engine.state import DataWarning, WarningCode
         from sources.calendar import last_trading_day, trading_days_between
         from sources.store import Store
         from sources.store_dataset import dataset_from_store
@@ -166,9 +164,12 @@ class AnalystService:
         last = data.frame.index[-1].date()
         behind = trading_days_between(last, session) if last < session else 0
         if behind > 1:
-            warning = (
-                f"prices in the store end on {last}, {behind} trading days before the last "
-                f"session ({session}): run 'iwm-analyst update'"
+            warning = DataWarning(
+                code=WarningCode.PRICES_BEHIND,
+                series="prices",
+                dates=(last, session),
+                text=f"prices in the store end on {last}, {behind} trading days before the "
+                f"last session ({session}): run 'iwm-analyst update'",
             )
             return Dataset(data.frame, data.provenance, (warning, *data.warnings), data.gex_levels)
         return data
@@ -178,7 +179,7 @@ class AnalystService:
 
     def prepared(self, req: DataRequest) -> Prepared:
         """The prepared dataset for ``req``, built once per input identity."""
-        from engine.build import prepare
+        from engine.prepared import prepare
         from engine.rules import load_playbook
 
         playbook_path = self.settings.playbook_path

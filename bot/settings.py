@@ -35,28 +35,20 @@ class Settings(BaseSettings):
     db_path: Path | None = Field(None, alias="IWM_DB_PATH")
     playbook_path: Path | None = Field(None, alias="IWM_PLAYBOOK")
     ticker: str = Field("IWM", alias="IWM_TICKER")
-    high_vix: float = Field(20.0, alias="IWM_HIGH_VIX", gt=0)
-    dark_pool_threshold: float = Field(1.5, alias="IWM_DARK_POOL_THRESHOLD", gt=0)
+    # Engine thresholds: unset means the engine's own default (engine.state.EngineParams).
+    high_vix: float | None = Field(None, alias="IWM_HIGH_VIX", gt=0)
+    dark_pool_threshold: float | None = Field(None, alias="IWM_DARK_POOL_THRESHOLD", gt=0)
     log_level: str = Field("WARNING", alias="IWM_LOG_LEVEL")
 
     # --- market-data providers (``iwm-analyst update``) ---------------------------
+    # URLs: unset means the provider's own public endpoint (see sources.providers).
     http_timeout: float = Field(20.0, alias="IWM_HTTP_TIMEOUT", gt=0)
     backfill_years: int = Field(3, alias="IWM_BACKFILL_YEARS", ge=1, le=20)
-    yahoo_chart_url: str = Field(
-        "https://query1.finance.yahoo.com/v8/finance/chart/{symbol}", alias="IWM_YAHOO_CHART_URL"
-    )
-    stooq_url: str = Field("https://stooq.com/q/d/l/?s={symbol}&i=d", alias="IWM_STOOQ_URL")
-    cboe_vix_url: str = Field(
-        "https://cdn.cboe.com/api/global/us_indices/daily_prices/VIX_History.csv",
-        alias="IWM_CBOE_VIX_URL",
-    )
-    finra_url: str = Field(
-        "https://cdn.finra.org/equity/regsho/daily/CNMSshvol{ymd}.txt", alias="IWM_FINRA_URL"
-    )
-    chain_url: str = Field(
-        "https://cdn.cboe.com/api/global/delayed_quotes/options/{symbol}.json",
-        alias="IWM_CHAIN_URL",
-    )
+    yahoo_chart_url: str | None = Field(None, alias="IWM_YAHOO_CHART_URL")
+    stooq_url: str | None = Field(None, alias="IWM_STOOQ_URL")
+    cboe_vix_url: str | None = Field(None, alias="IWM_CBOE_VIX_URL")
+    finra_url: str | None = Field(None, alias="IWM_FINRA_URL")
+    chain_url: str | None = Field(None, alias="IWM_CHAIN_URL")
     chain_fallback_url: str | None = Field(None, alias="IWM_CHAIN_FALLBACK_URL")
 
     # --- language model (any OpenAI-compatible server) ---------------------------
@@ -91,7 +83,9 @@ class Settings(BaseSettings):
 
     @property
     def engine_params(self) -> EngineParams:
-        return EngineParams(high_vix=self.high_vix, dark_pool_threshold=self.dark_pool_threshold)
+        """The engine's parameters with the thresholds these settings override."""
+        given = {"high_vix": self.high_vix, "dark_pool_threshold": self.dark_pool_threshold}
+        return EngineParams(**{k: v for k, v in given.items() if v is not None})
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -36,8 +36,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,31 +45,17 @@ import pandas as pd
 from pydantic import Field
 
 from engine import stats
+from engine.edge import HORIZONS
+from engine.errors import InputDataError
+from engine.frame import as_of_row
+from engine.prepared import Prepared
+from engine.rules import RuleSpec
 from engine.state import Direction, Frozen, HorizonStats, Interval, RuleState
-
-if TYPE_CHECKING:
-    from engine.build import Prepared
 
 log = logging.getLogger(__name__)
 
-HORIZONS: tuple[int, ...] = (1, 5)
-
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class RuleSpec:
-    """What the audit needs to know about one rule: name, tier, direction and claims.
-
-    ``claims`` maps a horizon to ``(claimed win rate, claimed mean return)``, fractions,
-    either of which may be None.
-    """
-
-    name: str
-    tier: int
-    direction: Direction
-    claims: Mapping[int, tuple[float | None, float | None]] = field(default_factory=dict)
 
 
 class AuditRow(Frozen):
@@ -134,7 +120,9 @@ def _one(
     fr = r[pos]
     n = int(pos.size)
     wins = int(won[pos].sum())
-    claim_wr, claim_mr = spec.claims.get(h, (None, None))
+    claim = spec.claim_at(h)
+    claim_wr = claim.win_rate if claim is not None else None
+    claim_mr = claim.mean_return if claim is not None else None
     values: dict[str, Any] = {
         "horizon": h,
         "n_fired": n,
@@ -202,13 +190,6 @@ def _finish(rows: list[HorizonStats]) -> list[HorizonStats]:
     return out
 
 
-def _as_of_row(dates: pd.DatetimeIndex, as_of: dt.date | None) -> int:
-    """Row of the last trading day on or before ``as_of`` (the last row when None)."""
-    if as_of is None:
-        return len(dates) - 1
-    return int(dates.searchsorted(pd.Timestamp(as_of), side="right")) - 1
-
-
 def rule_stats(
     fires: pd.DataFrame,
     fwd: Mapping[int, FloatArray],
@@ -229,7 +210,7 @@ def rule_stats(
     and horizon returned. Bootstrap intervals only for rules in ``bootstrap_rules``.
     """
     dates = pd.DatetimeIndex(fires.index)
-    t = _as_of_row(dates, as_of)
+    t = as_of_row(dates, as_of)
     flat: list[tuple[str, HorizonStats]] = []
     for k, spec in enumerate(specs):
         col = fires[spec.name] if spec.name in fires.columns else None
@@ -278,7 +259,7 @@ def audit_frames(
     fwd: Mapping[int, FloatArray],
     specs: Sequence[RuleSpec],
     *,
-    high_vix: float = 20.0,
+    high_vix: float,
     as_of: dt.date | None = None,
     seed: int = 0,
     n_boot: int = stats.DEFAULT_RESAMPLES,
@@ -286,10 +267,8 @@ def audit_frames(
 ) -> AuditTable:
     """The full audit from plain inputs (see :func:`audit` for the usual entry point)."""
     dates = pd.DatetimeIndex(frame.index)
-    t = _as_of_row(dates, as_of)
+    t = as_of_row(dates, as_of)
     if t < 0:
-        from engine.errors import InputDataError
-
         raise InputDataError(f"no data on or before {as_of}; the data starts {dates[0].date()}")
     names = [s.name for s in specs]
     main = rule_stats(fires, fwd, specs, as_of, bootstrap_rules=names, seed=seed, n_boot=n_boot)
@@ -380,17 +359,15 @@ def audit(
     Only windows that closed by ``as_of`` (default: the last day) count. Caveats of the
     inputs (e.g. a stand-in GEX series, synthetic data) are carried into ``notes``.
     """
-    frame = prepared.dataset.frame
-    notes = [
-        f"{p.series}: {p.note}" for p in prepared.dataset.provenance if getattr(p, "note", None)
-    ]
-    if any(getattr(p, "synthetic", False) for p in prepared.dataset.provenance):
+    provenance = prepared.dataset.provenance
+    notes = [f"{p.series}: {p.note}" for p in provenance if p.note]
+    if any(p.synthetic for p in provenance):
         notes.append("synthetic demo data: these figures say nothing about the real market")
     return audit_frames(
-        frame,
+        prepared.dataset.frame,
         prepared.fires,
-        {h: fwd_column(prepared.fwd, h) for h in HORIZONS},
-        specs_from_playbook(prepared.playbook),
+        forward_arrays(prepared.fwd),
+        prepared.playbook.rules,
         high_vix=prepared.params.high_vix,
         as_of=as_of,
         seed=seed,
@@ -399,29 +376,9 @@ def audit(
     )
 
 
-def fwd_column(fwd: pd.DataFrame, h: int) -> FloatArray:
-    """The ``r_h`` column of a forward-return frame as floats."""
-    for key in (h, f"r{h}", f"r_{h}", f"fwd_{h}", f"ret_{h}"):
-        if key in fwd.columns:
-            return np.asarray(fwd[key].to_numpy(dtype=np.float64))
-    raise KeyError(f"no {h}-day forward-return column among {list(fwd.columns)}")
-
-
-def specs_from_playbook(playbook: Any) -> list[RuleSpec]:
-    """Rule specs (name, tier, direction, claims per horizon) from the engine's playbook.
-
-    Each playbook rule carries its claim(s) as :class:`engine.state.RuleClaim` objects
-    (``claims`` or a single ``claim``), with horizon, win rate and mean return.
-    """
-    specs = []
-    for rule in playbook.rules:
-        raw = getattr(rule, "claims", None)
-        if raw is None:
-            one = getattr(rule, "claim", None)
-            raw = () if one is None else (one,)
-        claims = {int(c.horizon): (c.win_rate, c.mean_return) for c in raw}
-        specs.append(RuleSpec(rule.name, int(rule.tier), rule.direction, claims))
-    return specs
+def forward_arrays(fwd: pd.DataFrame) -> dict[int, FloatArray]:
+    """The ``r_h`` columns of a forward-return frame (:mod:`engine.edge`) by horizon."""
+    return {h: fwd[f"r{h}"].to_numpy(dtype=np.float64) for h in HORIZONS}
 
 
 def enrich_rule_states(
@@ -434,12 +391,11 @@ def enrich_rule_states(
     that fire today also get the block-bootstrap intervals of the mean and median
     (those are the ones a narrator quotes, and the bootstrap is the expensive part).
     """
-    specs = specs_from_playbook(prepared.playbook)
     fired = {r.name for r in rules if r.fired}
     by_rule = rule_stats(
         prepared.fires,
-        {h: fwd_column(prepared.fwd, h) for h in HORIZONS},
-        specs,
+        forward_arrays(prepared.fwd),
+        prepared.playbook.rules,
         as_of,
         bootstrap_rules=fired,
         seed=seed,

@@ -1,9 +1,10 @@
 """Building the :class:`~engine.state.MarketState` for a day.
 
-``prepare`` does the per-dataset work once (indicators, rule fires, forward returns);
-``state_at`` then reads one day out of it. Every indicator is causal and every statistic
-is cut at the as-of row (:mod:`engine.audit`), so ``state_at(prepare(data), t)`` equals
-``state_at(prepare(data truncated at t), t)``: rows after ``t`` change nothing.
+:func:`engine.prepared.prepare` does the per-dataset work once (indicators, rule fires,
+forward returns); :func:`state_at` then reads one day out of it. Every indicator is
+causal and every statistic is cut at the as-of row (:mod:`engine.audit`), so
+``state_at(prepare(data), t)`` equals ``state_at(prepare(data truncated at t), t)``:
+rows after ``t`` change nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import re
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -20,14 +19,16 @@ import pandas as pd
 
 from engine.audit import enrich_rule_states
 from engine.dataset import Dataset
-from engine.edge import forward_returns
 from engine.errors import InputDataError, InsufficientHistoryError
 from engine.forecast import make_forecast
-from engine.indicators import TREND_SLOPE_LOOKBACK, compute_indicators
-from engine.rules import Playbook, evaluate_rules, explain, is_available, load_playbook
+from engine.frame import as_of_row
+from engine.indicators import TREND_SLOPE_LOOKBACK
+from engine.prepared import Prepared, prepare
+from engine.rules import Playbook, explain, is_available
 from engine.state import (
     Bar,
     DarkPoolRegime,
+    DataWarning,
     EngineParams,
     GexRegime,
     Indicators,
@@ -36,47 +37,13 @@ from engine.state import (
     RuleState,
     SeriesProvenance,
     VixRegime,
+    WarningCode,
 )
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-#: Rows with every indicator the bundled rules need (SMA50, MACD histogram, SMA20 slope).
-WARMUP_COLUMNS = ("sma50", "macd_hist", "rsi14", "bb_lower")
+__all__ = ["Prepared", "build_state", "prepare", "state_at"]
 
 #: Gap warnings shown per series in a state; older ones are summarised in one line.
 MAX_GAP_WARNINGS = 5
-
-
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """Everything computed once per dataset, shared by every day's state.
-
-    Compared and hashed by identity: two preparations are never interchangeable keys.
-    """
-
-    dataset: Dataset
-    playbook: Playbook
-    params: EngineParams
-    ind: pd.DataFrame
-    fires: pd.DataFrame
-    fwd: pd.DataFrame
-
-
-def prepare(
-    dataset: Dataset, playbook: Playbook | None = None, params: EngineParams | None = None
-) -> Prepared:
-    """Indicators, rule fires and forward returns over the whole dataset."""
-    book = playbook or load_playbook()
-    prm = params or EngineParams()
-    ind = compute_indicators(dataset.frame)
-    return Prepared(
-        dataset=dataset,
-        playbook=book,
-        params=prm,
-        ind=ind,
-        fires=evaluate_rules(book, ind, prm),
-        fwd=forward_returns(dataset.frame),
-    )
 
 
 def _f(value: object) -> float | None:
@@ -88,21 +55,21 @@ def _f(value: object) -> float | None:
 
 
 def _position(index: pd.DatetimeIndex, as_of: dt.date | None) -> int:
-    if as_of is None:
-        return len(index) - 1
-    first, last = index[0].date(), index[-1].date()
-    if as_of > last:
-        raise InputDataError(f"no data for {as_of}: the data ends on {last}")
-    if as_of < first:
-        raise InsufficientHistoryError(f"no data for {as_of}: the data starts on {first}")
-    return int(index.searchsorted(pd.Timestamp(as_of), side="right")) - 1
+    if as_of is not None:
+        first, last = index[0].date(), index[-1].date()
+        if as_of > last:
+            raise InputDataError(f"no data for {as_of}: the data ends on {last}")
+        if as_of < first:
+            raise InsufficientHistoryError(f"no data for {as_of}: the data starts on {first}")
+    return as_of_row(index, as_of)
 
 
-def _check_warmup(ind: pd.DataFrame, pos: int) -> None:
+def _check_warmup(ind: pd.DataFrame, pos: int, columns: tuple[str, ...]) -> None:
+    """InsufficientHistoryError unless every column the rules read has a value at ``pos``."""
     row = ind.iloc[pos]
-    missing = [c for c in WARMUP_COLUMNS if pd.isna(row[c])]
+    missing = [c for c in columns if pd.isna(row[c])]
     if missing:
-        ready = ind[list(WARMUP_COLUMNS)].notna().all(axis=1).to_numpy()
+        ready = ind[list(columns)].notna().all(axis=1).to_numpy()
         first = ind.index[int(np.argmax(ready))].date() if ready.any() else None
         hint = f"; the first day with every indicator is {first}" if first else ""
         raise InsufficientHistoryError(
@@ -163,7 +130,8 @@ def _rule_states(prepared: Prepared, pos: int) -> tuple[RuleState, ...]:
 def _regime(prepared: Prepared, pos: int, gex_note: str | None) -> Regime:
     row = prepared.ind.iloc[pos]
     params = prepared.params
-    vix, gex, prev, dp = _f(row["vix"]), _f(row["gex"]), _f(row["gex_prev"]), _f(row["dp_ratio"])
+    vix, gex, prev = _f(row["vix"]), _f(row["gex"]), _f(row["gex_prev"])
+    dp = _f(row["dark_pool"])
     vix_regime: Literal["high", "normal", "unknown"] = "unknown"
     if vix is not None:
         vix_regime = "high" if vix >= params.high_vix else "normal"
@@ -191,7 +159,7 @@ def _regime(prepared: Prepared, pos: int, gex_note: str | None) -> Regime:
         ),
         dark_pool=DarkPoolRegime(
             ratio=dp,
-            mean_20d=_f(row["dp_mean20"]),
+            mean_20d=_f(row["dark_pool_mean20"]),
             threshold=params.dark_pool_threshold,
             regime=dp_regime,
         ),
@@ -214,54 +182,60 @@ def _gex_levels(prepared: Prepared, pos: int) -> dict[str, object]:
     }
 
 
-def _dated_before(warning: str, day: dt.date) -> bool:
-    """False for a load warning whose subject date is after ``day`` (a replay's future).
-
-    The subject is the first date a warning names (a gap's date, a series' last date).
-    """
-    dates = _ISO_DATE.findall(warning)
-    return not dates or dt.date.fromisoformat(dates[0]) <= day
-
-
-def _fewer_gaps(warnings: list[str], keep: int = MAX_GAP_WARNINGS) -> list[str]:
+def _fewer_gaps(warnings: list[DataWarning], keep: int = MAX_GAP_WARNINGS) -> list[DataWarning]:
     """At most ``keep`` gap warnings per series (the latest), plus a count of the rest.
 
     Works on the warnings already cut at the as-of day, so the count never includes a
     gap after it.
     """
-    gaps: dict[str, list[int]] = {}
+    gaps: dict[str | None, list[int]] = {}
     for i, w in enumerate(warnings):
-        series, sep, _ = w.partition(": no value on ")
-        if sep:
-            gaps.setdefault(series, []).append(i)
+        if w.code == WarningCode.GAP:
+            gaps.setdefault(w.series, []).append(i)
     drop = {i for idx in gaps.values() for i in idx[:-keep]} if keep > 0 else set()
     out = [w for i, w in enumerate(warnings) if i not in drop]
     for series, idx in gaps.items():
         if len(idx) > keep:
+            first_shown = warnings[idx[-keep]].dates[0]
             out.append(
-                f"{series}: {len(idx) - keep} earlier gap(s) before "
-                f"{warnings[idx[-keep]].partition(': no value on ')[2][:10]} not listed"
+                DataWarning(
+                    code=WarningCode.GAPS_NOT_LISTED,
+                    series=series,
+                    dates=(first_shown,),
+                    text=f"{series}: {len(idx) - keep} earlier gap(s) before {first_shown} "
+                    "not listed",
+                )
             )
     return out
 
 
 def _warnings(
     prepared: Prepared, prov: tuple[SeriesProvenance, ...], day: dt.date
-) -> tuple[str, ...]:
-    out = _fewer_gaps([w for w in prepared.dataset.warnings if _dated_before(w, day)])
+) -> tuple[DataWarning, ...]:
+    out = _fewer_gaps([w for w in prepared.dataset.warnings if w.dated_by(day)])
     if any(p.synthetic for p in prov):
         out.insert(
             0,
-            "SYNTHETIC DEMO DATA: these prices and signals are simulated, not the market. "
-            "Use your own data with --csv FILE (or 'iwm-analyst import' / 'update').",
+            DataWarning(
+                code=WarningCode.SYNTHETIC,
+                text="SYNTHETIC DEMO DATA: these prices and signals are simulated, not the "
+                "market. Use your own data with --csv FILE (or 'iwm-analyst import' / 'update').",
+            ),
         )
     for p in prov:
         if p.series != "prices" and p.rows == 0:
-            out.append(f"no {p.series} data: the rules that need it cannot fire")
-        elif p.stale_days is not None and p.stale_days > 1:
-            out.append(f"{p.series} is {p.stale_days} trading days old (last value {p.last_date})")
+            text = f"no {p.series} data: the rules that need it cannot fire"
+            out.append(DataWarning(code=WarningCode.NO_SERIES, series=p.series, text=text))
+        elif p.stale_days is not None and p.stale_days > 1 and p.last_date is not None:
+            text = f"{p.series} is {p.stale_days} trading days old (last value {p.last_date})"
+            out.append(
+                DataWarning(
+                    code=WarningCode.STALE, series=p.series, dates=(p.last_date,), text=text
+                )
+            )
         if p.note:
-            out.append(f"{p.series}: {p.note}")
+            text = f"{p.series}: {p.note}"
+            out.append(DataWarning(code=WarningCode.STAND_IN, series=p.series, text=text))
     return tuple(dict.fromkeys(out))
 
 
@@ -271,9 +245,9 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
     ``as_of`` on a non-trading day means the last trading day before it.
     """
     ind = prepared.ind
-    index = pd.DatetimeIndex(ind.index)
+    index = prepared.dates
     pos = _position(index, as_of)
-    _check_warmup(ind, pos)
+    _check_warmup(ind, pos, prepared.playbook.warmup_columns)
     row = ind.iloc[pos]
     day = index[pos].date()
     prov = _provenance_at(prepared.dataset.provenance, index, pos)

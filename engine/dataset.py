@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from engine.errors import InputDataError, InsufficientHistoryError
-from engine.frame import COLUMNS
-from engine.state import SeriesProvenance
+from engine.frame import COLUMNS, PRICE_COLUMNS
+from engine.series import AUX_SERIES, Series
+from engine.state import DataWarning, SeriesProvenance, WarningCode
 
 #: Rows the indicators need before the rules can be evaluated: SMA50 needs 50 closes and
 #: the MACD histogram 34; a few more give the trend label its SMA20 slope.
@@ -30,14 +31,14 @@ class Dataset:
 
     frame: pd.DataFrame
     provenance: tuple[SeriesProvenance, ...]
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[DataWarning, ...] = ()
     #: Optional per-day gamma levels from option-chain snapshots: a date-indexed frame
     #: with ``flip_level``, ``call_wall``, ``put_wall`` (USD) and ``as_of`` (ISO time).
     gex_levels: pd.DataFrame | None = None
 
 
 def _provenance(
-    series: Literal["prices", "vix", "gex", "dark_pool"],
+    series: Series,
     values: pd.Series | None,
     source: str,
     *,
@@ -66,17 +67,17 @@ def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 
 
 def gap_warnings(
-    series_name: str,
+    series: Series,
     index: pd.DatetimeIndex,
     missing: npt.NDArray[np.bool_],
     has_value: npt.NDArray[np.bool_],
     ffill_limit: int,
-) -> list[str]:
+) -> list[DataWarning]:
     """One warning per run of trading days without a real value, naming its dates.
 
-    Each warning starts with the run's first date, which is the date a replay keys on
-    (a replay of an earlier day never sees a gap that begins after it). Days carried
-    forward and days left empty beyond ``ffill_limit`` are named separately.
+    The warning's subject dates are the run's first and last days; a replay keys on the
+    first (a replay of an earlier day never sees a gap that begins after it). Days
+    carried forward and days left empty beyond ``ffill_limit`` are named separately.
     """
 
     def days(lo: int, hi: int) -> str:
@@ -88,7 +89,7 @@ def gap_warnings(
     for lo, hi in _runs(missing):
         carried = has_value[lo : hi + 1]
         n_carried = int(carried.sum())
-        text = f"{series_name}: no value on {days(lo, hi)}"
+        text = f"{series}: no value on {days(lo, hi)}"
         if n_carried == hi - lo + 1:
             text += f"; carried forward from {index[lo - 1].date()}"
         elif n_carried:
@@ -98,7 +99,8 @@ def gap_warnings(
             )
         else:
             text += "; left empty"
-        out.append(text)
+        dates = (index[lo].date(), index[hi].date())
+        out.append(DataWarning(code=WarningCode.GAP, series=series, dates=dates, text=text))
     return out
 
 
@@ -114,10 +116,11 @@ def assemble(
     """Join price rows and auxiliary series into a :class:`Dataset`.
 
     ``prices`` has a DatetimeIndex and at least ``close``; ``aux`` maps ``vix``, ``gex``
-    and ``dp_ratio`` to date-indexed series. Aux series are reindexed onto the price
-    calendar and forward-filled at most ``ffill_limit`` rows; each run of missing days
-    becomes a warning naming its dates (:func:`gap_warnings`). ``sources`` and ``notes``
-    are keyed by provenance series name.
+    and ``dark_pool`` to date-indexed series (a column of ``prices`` with a series' name
+    is used when ``aux`` lacks it). Aux series are reindexed onto the price calendar and
+    forward-filled at most ``ffill_limit`` rows; each run of missing days becomes a
+    warning naming its dates (:func:`gap_warnings`). ``sources`` and ``notes`` are keyed
+    by series name.
     """
     if prices.empty:
         raise InputDataError("the price data has no rows")
@@ -128,42 +131,35 @@ def assemble(
         )
     index = pd.DatetimeIndex(prices.index, name="date")
     frame = pd.DataFrame(index=index)
-    for col in ("open", "high", "low", "close"):
+    for col in PRICE_COLUMNS:
         frame[col] = prices[col].astype("float64") if col in prices else prices["close"]
     if "adj_close" in prices and prices["adj_close"].notna().all():
         frame["adj_close"] = prices["adj_close"].astype("float64")
     else:
         frame["adj_close"] = frame["close"]
     frame["volume"] = prices["volume"].astype("float64") if "volume" in prices else np.nan
-    warnings: list[str] = []
+    warnings: list[DataWarning] = []
     notes = notes or {}
-    names = {"vix": "vix", "gex": "gex", "dp_ratio": "dark_pool"}
     prov: list[SeriesProvenance] = [
         _provenance("prices", frame["close"], sources.get("prices", "?"), synthetic=synthetic)
     ]
-    for col, series_name in names.items():
-        series = aux.get(col)
-        if series is None and col in prices:
-            series = prices[col]
+    for name in AUX_SERIES:
+        series = aux.get(name)
+        if series is None and name in prices:
+            series = prices[name]
         if series is None or series.dropna().empty:
-            frame[col] = np.nan
-            prov.append(_provenance(series_name, None, "", note=notes.get(series_name)))  # type: ignore[arg-type]
+            frame[name] = np.nan
+            prov.append(_provenance(name, None, "", note=notes.get(name)))
             continue
         real = series.astype("float64").reindex(frame.index)
         filled = real.ffill(limit=ffill_limit)
         start = series.dropna().index[0]
         missing = (index >= start) & real.isna().to_numpy()
-        warnings += gap_warnings(
-            series_name, index, missing, filled.notna().to_numpy(), ffill_limit
-        )
-        frame[col] = filled
+        warnings += gap_warnings(name, index, missing, filled.notna().to_numpy(), ffill_limit)
+        frame[name] = filled
         prov.append(
             _provenance(
-                series_name,  # type: ignore[arg-type]
-                real,
-                sources.get(series_name, "?"),
-                note=notes.get(series_name),
-                synthetic=synthetic,
+                name, real, sources.get(name, "?"), note=notes.get(name), synthetic=synthetic
             )
         )
     return Dataset(frame=frame[list(COLUMNS)], provenance=tuple(prov), warnings=tuple(warnings))

@@ -83,7 +83,7 @@ def demo_dataset(seed: int = 42, end: dt.date = dt.date(2025, 12, 31), years: in
     short_share = np.clip(rng.normal(0.52, 0.03, n), 0.3, 0.75)
     bursts = rng.random(n) < 0.05
     short_share[bursts] = rng.uniform(0.6, 0.7, bursts.sum())
-    dp_ratio = short_share / (1 - short_share)
+    dark_pool = short_share / (1 - short_share)
 
     prices = pd.DataFrame(
         {
@@ -99,7 +99,7 @@ def demo_dataset(seed: int = 42, end: dt.date = dt.date(2025, 12, 31), years: in
     aux = {
         "vix": pd.Series(vix, index=index),
         "gex": pd.Series(gex, index=index),
-        "dp_ratio": pd.Series(dp_ratio, index=index),
+        "dark_pool": pd.Series(dark_pool, index=index),
     }
     sources = {name: DEMO_SOURCE for name in ("prices", "vix", "gex", "dark_pool")}
     return assemble(prices, aux, sources, synthetic=True)

@@ -16,8 +16,10 @@ For a horizon ``h`` (1 or 5 trading days):
 4. **Call**: Bullish when ``P >= b + call_band``, Bearish when ``P <= b - call_band``,
    Neutral otherwise. The flavour is the playbook wording of the rule that moved the
    forecast most in the call's direction.
-5. **Confidence**: high when ``|P - b| >= 0.08`` on at least 60 effective cases in total,
-   medium when ``|P - b| >= call_band`` on at least 30, low otherwise.
+5. **Confidence**: high when ``|P - b| >= high_confidence_edge`` on at least
+   ``high_confidence_n`` effective cases in total, medium when ``|P - b| >= call_band``
+   on at least ``medium_confidence_n``, low otherwise (thresholds in
+   :class:`engine.state.EngineParams`).
 
 With nothing firing, ``P = b`` and the call is Neutral.
 """
@@ -28,7 +30,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from engine.state import Call, Confidence, Driver, EngineParams, Forecast, HorizonStats, RuleState
+from engine.state import Call, Confidence, Driver, EngineParams, Forecast, RuleState
 
 PRIOR_STRENGTH: Final = 20.0
 TIER_WEIGHTS: Final[Mapping[int, float]] = {1: 1.0, 2: 0.6, 3: 0.35}
@@ -44,19 +46,10 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def _stats_for(rule: RuleState, horizon: int) -> HorizonStats | None:
-    return next((s for s in rule.stats if s.horizon == horizon), None)
-
-
-def effective_n(stats: HorizonStats) -> int:
-    """Sample size behind a win rate: independent episodes when known, else fires."""
-    return stats.n_episodes if stats.n_episodes is not None else stats.n_fired
-
-
 def base_rate(rules: Sequence[RuleState], horizon: int) -> tuple[float, int]:
     """The unconditional P(r_h > 0) and its day count, from any rule's record."""
     for rule in rules:
-        s = _stats_for(rule, horizon)
+        s = rule.stats_at(horizon)
         if s is not None and s.base_win_rate is not None and s.base_n > 0:
             # a bearish rule's "win" is a fall, so its base win rate is P(r_h < 0)
             up = s.base_win_rate if rule.direction == "bullish" else 1.0 - s.base_win_rate
@@ -79,8 +72,8 @@ def make_forecast(
     for rule in rules:
         if not rule.fired:
             continue
-        s = _stats_for(rule, horizon)
-        n = effective_n(s) if s is not None else 0
+        s = rule.stats_at(horizon)
+        n = s.sample_size if s is not None else 0
         win_rate = s.win_rate if s is not None else None
         wins = (win_rate or 0.0) * n
         prior = base if rule.direction == "bullish" else 1.0 - base
@@ -111,9 +104,9 @@ def make_forecast(
         call = "Neutral"
     flavour = _flavour(call, drivers, flavours, logit_b)
     confidence: Confidence = "low"
-    if abs(edge) >= 0.08 and n_total >= 60:
+    if abs(edge) >= params.high_confidence_edge and n_total >= params.high_confidence_n:
         confidence = "high"
-    elif abs(edge) >= params.call_band and n_total >= 30:
+    elif abs(edge) >= params.call_band and n_total >= params.medium_confidence_n:
         confidence = "medium"
     if drivers:
         method = (

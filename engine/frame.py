@@ -1,4 +1,4 @@
-"""The canonical daily frame every part of the engine consumes.
+"""The canonical daily frame every part of the engine consumes, and its series.
 
 A *daily frame* is a ``pandas.DataFrame`` with
 
@@ -13,25 +13,36 @@ A *daily frame* is a ``pandas.DataFrame`` with
   volume     shares traded; ``NaN`` when unknown
   vix        CBOE VIX close, index points (annualised implied vol in %)
   gex        dealer gamma exposure, USD of delta per 1% move of the underlying
-  dp_ratio   dark-pool buy/sell ratio = ShortVolume / (TotalVolume - ShortVolume)
+  dark_pool  dark-pool buy/sell ratio = ShortVolume / (TotalVolume - ShortVolume)
   ========== =========================================================================
 
+The four input *series* are named by :data:`engine.series.Series`; each auxiliary
+series' frame column carries the series' own name, so no code maps one name to another.
 Auxiliary series are left-joined onto the price calendar, so a VIX print on an
 exchange holiday never creates a row.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Final
 
 import pandas as pd
 
+from engine.series import AUX_SERIES, SERIES, AuxSeries, Series
+
+__all__ = ["AUX_SERIES", "COLUMNS", "PRICE_COLUMNS", "SERIES", "AuxSeries", "Series", "as_of_row"]
+
 PRICE_COLUMNS: Final = ("open", "high", "low", "close")
-SERIES_COLUMNS: Final = ("vix", "gex", "dp_ratio")
-COLUMNS: Final = (*PRICE_COLUMNS, "adj_close", "volume", *SERIES_COLUMNS)
+COLUMNS: Final = (*PRICE_COLUMNS, "adj_close", "volume", *AUX_SERIES)
 
 
-def empty_frame() -> pd.DataFrame:
-    """A daily frame with no rows and every canonical column."""
-    idx = pd.DatetimeIndex([], name="date")
-    return pd.DataFrame({c: pd.Series([], dtype="float64") for c in COLUMNS}, index=idx)
+def as_of_row(index: pd.DatetimeIndex, as_of: dt.date | None) -> int:
+    """Row of the last trading day on or before ``as_of`` (the last row when None).
+
+    -1 when ``as_of`` is before the first row. The one way every module finds the
+    as-of row, so a state, an audit and a walk-forward agree on which day "as of" means.
+    """
+    if as_of is None:
+        return len(index) - 1
+    return int(index.searchsorted(pd.Timestamp(as_of), side="right")) - 1

@@ -55,9 +55,17 @@ INDICATOR_COLUMNS = (
     "realized_vol_20",
     "vix_mean10",
     "gex_prev",
-    "dp_mean20",
+    "dark_pool_mean20",
     "trend",
 )
+
+#: Indicator columns computed from an auxiliary series, by the series they need (a rule
+#: using one cannot be judged on a day that series has no value).
+AUX_DERIVED: dict[str, str] = {
+    "vix_mean10": "vix",
+    "gex_prev": "gex",
+    "dark_pool_mean20": "dark_pool",
+}
 
 
 def wilder_smooth(values: pd.Series, period: int) -> pd.Series:
@@ -165,6 +173,6 @@ def compute_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     out["realized_vol_20"] = log_ret.rolling(20).std(ddof=1) * np.sqrt(TRADING_DAYS_PER_YEAR)
     out["vix_mean10"] = out["vix"].rolling(10).mean()
     out["gex_prev"] = out["gex"].shift(1)
-    out["dp_mean20"] = out["dp_ratio"].rolling(20, min_periods=10).mean()
+    out["dark_pool_mean20"] = out["dark_pool"].rolling(20, min_periods=10).mean()
     out["trend"] = trend_labels(close, out["sma20"], out["sma50"])
     return out

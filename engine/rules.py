@@ -13,45 +13,70 @@ input series is missing entirely on the day is reported as *unavailable*.
 from __future__ import annotations
 
 import hashlib
-import operator
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from engine.errors import RuleSpecError
-from engine.indicators import INDICATOR_COLUMNS
+from engine.frame import AUX_SERIES, COLUMNS
+from engine.indicators import AUX_DERIVED, INDICATOR_COLUMNS
 from engine.state import ConditionCheck, Direction, EngineParams, RuleClaim
 
 #: The bundled playbook, read as package data (works from a wheel as from a checkout).
 DEFAULT_PLAYBOOK: Final[Traversable] = files("engine").joinpath("data", "playbook.toml")
 
 #: Columns a condition may refer to.
-KNOWN_COLUMNS: Final = frozenset(
-    ("open", "high", "low", "close", "adj_close", "volume", "vix", "gex", "dp_ratio")
-) | frozenset(c for c in INDICATOR_COLUMNS if c != "trend")
+KNOWN_COLUMNS: Final = frozenset(COLUMNS) | frozenset(c for c in INDICATOR_COLUMNS if c != "trend")
 
-_COMPARE: Final[Mapping[str, Callable[[Any, Any], Any]]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One comparison of the vocabulary, the same code for a whole column and one day.
+
+    ``holds(left, right, prev_left, prev_right)`` works elementwise on arrays; the
+    previous-day operands are only read when ``uses_previous``. A NaN operand makes
+    the result False (the mask) or unknown (the explanation).
+    """
+
+    text: str
+    holds: Callable[[FloatArray, FloatArray, FloatArray, FloatArray], BoolArray]
+    uses_previous: bool = False
+
+
+OPERATORS_TABLE: Final[Mapping[str, Operator]] = {
+    "<": Operator("<", lambda a, b, pa, pb: np.less(a, b)),
+    "<=": Operator("<=", lambda a, b, pa, pb: np.less_equal(a, b)),
+    ">": Operator(">", lambda a, b, pa, pb: np.greater(a, b)),
+    ">=": Operator(">=", lambda a, b, pa, pb: np.greater_equal(a, b)),
+    "crosses_above": Operator(
+        "crosses above", lambda a, b, pa, pb: np.less(pa, pb) & np.greater_equal(a, b), True
+    ),
+    "crosses_below": Operator(
+        "crosses below", lambda a, b, pa, pb: np.greater_equal(pa, pb) & np.less(a, b), True
+    ),
 }
-CROSSINGS: Final = ("crosses_above", "crosses_below")
 #: ``between`` takes ``right = [low, high]`` (inclusive) and is read as two conditions,
 #: ``left >= low`` and ``left <= high``, so each bound reports its own deciding values.
 BETWEEN: Final = "between"
-OPERATORS: Final = (*_COMPARE, *CROSSINGS, BETWEEN)
+OPERATORS: Final = (*OPERATORS_TABLE, BETWEEN)
 
-#: Which raw input series each column depends on (for "unavailable" reporting).
-_SERIES_OF: Final = {"vix": "vix", "vix_mean10": "vix", "gex": "gex", "gex_prev": "gex"}
-_SERIES_OF_DP: Final = {"dp_ratio": "dp_ratio", "dp_mean20": "dp_ratio"}
+
+def series_of(column: str) -> str | None:
+    """The auxiliary input series a column needs (vix, gex, dark_pool), or None."""
+    if column in AUX_SERIES:
+        return column
+    return AUX_DERIVED.get(column)
 
 
 @dataclass(frozen=True)
@@ -70,8 +95,14 @@ class Condition:
 
     @property
     def text(self) -> str:
-        ops = {"crosses_above": "crosses above", "crosses_below": "crosses below"}
-        return f"{self.left} {ops.get(self.op, self.op)} {self.right_label}"
+        return f"{self.left} {OPERATORS_TABLE[self.op].text} {self.right_label}"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The frame columns this condition reads."""
+        if isinstance(self.right, str) and not self.right.startswith("param:"):
+            return (self.left, self.right)
+        return (self.left,)
 
 
 @dataclass(frozen=True)
@@ -88,20 +119,18 @@ class RuleSpec:
 
     @property
     def series(self) -> frozenset[str]:
-        """Raw input series (vix, gex, dp_ratio) this rule depends on."""
-        names = set()
-        for cond in self.when:
-            for col in (cond.left, cond.right):
-                if isinstance(col, str):
-                    s = _SERIES_OF.get(col) or _SERIES_OF_DP.get(col)
-                    if s:
-                        names.add(s)
-        return frozenset(names)
+        """Auxiliary input series (vix, gex, dark_pool) this rule depends on."""
+        cols = (c for cond in self.when for c in cond.columns)
+        return frozenset(s for s in map(series_of, cols) if s is not None)
 
     @property
     def claim(self) -> RuleClaim | None:
         """The first (headline) claim, if any."""
         return self.claims[0] if self.claims else None
+
+    def claim_at(self, horizon: int) -> RuleClaim | None:
+        """The playbook's claim for ``horizon`` trading days, if it makes one."""
+        return next((c for c in self.claims if c.horizon == horizon), None)
 
 
 @dataclass(frozen=True)
@@ -113,6 +142,16 @@ class Playbook:
     def get(self, name: str) -> RuleSpec | None:
         key = name.strip().lower()
         return next((r for r in self.rules if r.name.lower() == key), None)
+
+    @property
+    def warmup_columns(self) -> tuple[str, ...]:
+        """Price-derived columns the rules read: a state needs all of them on its day.
+
+        Auxiliary series (VIX, GEX, dark pool) are optional, so columns built from them
+        do not count; a rule that needs one is reported unavailable instead.
+        """
+        cols = (c for r in self.rules for cond in r.when for c in cond.columns)
+        return tuple(dict.fromkeys(c for c in cols if series_of(c) is None))
 
 
 def load_playbook(path: Path | None = None) -> Playbook:
@@ -220,27 +259,35 @@ def _parse_claim(raw: object, where: str) -> RuleClaim:
         raise RuleSpecError(f"{where}: bad claim {raw!r}: {exc}") from exc
 
 
-def _right_series(cond: Condition, ind: pd.DataFrame, params: EngineParams) -> pd.Series:
-    if isinstance(cond.right, str):
-        if cond.right.startswith("param:"):
-            value = float(getattr(params, cond.right.removeprefix("param:")))
-            return pd.Series(value, index=ind.index, dtype="float64")
-        return ind[cond.right].astype("float64")
-    return pd.Series(cond.right, index=ind.index, dtype="float64")
+def _operands(
+    cond: Condition, ind: pd.DataFrame, params: EngineParams
+) -> tuple[FloatArray, FloatArray]:
+    """The left and right operands of ``cond`` as float arrays over the frame's rows."""
+    left = ind[cond.left].to_numpy(dtype=np.float64)
+    if isinstance(cond.right, str) and cond.right.startswith("param:"):
+        value = float(getattr(params, cond.right.removeprefix("param:")))
+        right = np.full(left.shape, value)
+    elif isinstance(cond.right, str):
+        right = ind[cond.right].to_numpy(dtype=np.float64)
+    else:
+        right = np.full(left.shape, cond.right)
+    return left, right
+
+
+def _previous(x: FloatArray) -> FloatArray:
+    """``x`` shifted one row later (NaN on the first row)."""
+    out = np.empty_like(x)
+    out[0:1] = np.nan
+    out[1:] = x[:-1]
+    return out
 
 
 def condition_mask(cond: Condition, ind: pd.DataFrame, params: EngineParams) -> pd.Series:
     """Boolean series: where ``cond`` holds (NaN operands give False)."""
-    left = ind[cond.left].astype("float64")
-    right = _right_series(cond, ind, params)
-    if cond.op in _COMPARE:
-        result = _COMPARE[cond.op](left, right)
-    else:
-        prev_l, prev_r = left.shift(1), right.shift(1)
-        if cond.op == "crosses_above":
-            result = (prev_l < prev_r) & (left >= right)
-        else:
-            result = (prev_l >= prev_r) & (left < right)
+    left, right = _operands(cond, ind, params)
+    op = OPERATORS_TABLE[cond.op]
+    with np.errstate(invalid="ignore"):
+        result = op.holds(left, right, _previous(left), _previous(right))
     return pd.Series(np.asarray(result, dtype=bool), index=ind.index)
 
 
@@ -248,60 +295,46 @@ def evaluate_rules(playbook: Playbook, ind: pd.DataFrame, params: EngineParams) 
     """One boolean column per rule: True on the days the rule fires."""
     columns = {}
     for rule in playbook.rules:
-        mask = pd.Series(True, index=ind.index)
+        mask = np.ones(len(ind), dtype=bool)
         for cond in rule.when:
-            mask &= condition_mask(cond, ind, params)
+            mask &= condition_mask(cond, ind, params).to_numpy()
         columns[rule.name] = mask
     return pd.DataFrame(columns, index=ind.index)
 
 
-def _value(ind: pd.DataFrame, col: str, pos: int) -> float | None:
-    if pos < 0:
-        return None
-    v = float(ind[col].to_numpy(dtype="float64")[pos])
-    return None if np.isnan(v) else v
+def _finite(x: float) -> float | None:
+    return None if np.isnan(x) else float(x)
 
 
 def explain(
     rule: RuleSpec, ind: pd.DataFrame, pos: int, params: EngineParams
 ) -> tuple[ConditionCheck, ...]:
-    """The deciding values of each of ``rule``'s conditions on row ``pos``."""
+    """The deciding values of each of ``rule``'s conditions on row ``pos``.
+
+    ``passed`` comes from the same operator as :func:`condition_mask`, evaluated on the
+    row (and the row before, for crossings); it is None when an operand is missing.
+    """
     checks = []
     for cond in rule.when:
-        left = _value(ind, cond.left, pos)
-        if isinstance(cond.right, str) and cond.right.startswith("param:"):
-            right: float | None = float(getattr(params, cond.right.removeprefix("param:")))
-        elif isinstance(cond.right, str):
-            right = _value(ind, cond.right, pos)
-        else:
-            right = cond.right
-        passed: bool | None
-        if left is None or right is None:
-            passed = None
-        elif cond.op in _COMPARE:
-            passed = bool(_COMPARE[cond.op](left, right))
-        else:
-            prev_left = _value(ind, cond.left, pos - 1)
-            if prev_left is None:
-                passed = None
-            else:
-                prev_right: float | None = right
-                if isinstance(cond.right, str) and not cond.right.startswith("param:"):
-                    prev_right = _value(ind, cond.right, pos - 1)
-                if prev_right is None:
-                    passed = None
-                elif cond.op == "crosses_above":
-                    passed = prev_left < prev_right and left >= right
-                else:
-                    passed = prev_left >= prev_right and left < right
+        left, right = _operands(cond, ind, params)
+        op = OPERATORS_TABLE[cond.op]
+        rows = [pos - 1, pos] if op.uses_previous else [pos]
+        needed = np.concatenate([left[rows], right[rows]]) if min(rows) >= 0 else None
+        passed: bool | None = None
+        if needed is not None and not np.isnan(needed).any():
+            prev = max(pos - 1, 0)
+            passed = bool(
+                op.holds(left[pos : pos + 1], right[pos : pos + 1], left[prev : prev + 1],
+                         right[prev : prev + 1])[0]
+            )  # fmt: skip
         checks.append(
             ConditionCheck(
                 text=cond.text,
                 left=cond.left,
-                left_value=left,
+                left_value=_finite(left[pos]),
                 op=cond.op,
                 right=cond.right_label,
-                right_value=right,
+                right_value=_finite(right[pos]),
                 passed=passed,
             )
         )
@@ -309,5 +342,5 @@ def explain(
 
 
 def is_available(rule: RuleSpec, ind: pd.DataFrame, pos: int) -> bool:
-    """False when an input series the rule needs has no value on row ``pos``."""
+    """False when an auxiliary series the rule needs has no value on row ``pos``."""
     return all(not np.isnan(ind[s].to_numpy(dtype="float64")[pos]) for s in rule.series)

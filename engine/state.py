@@ -14,11 +14,14 @@ hashed and shared between threads without copying.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+from engine.series import Series
+
+SCHEMA_VERSION = 2
 
 Direction = Literal["bullish", "bearish"]
 Call = Literal["Bullish", "Bearish", "Neutral"]
@@ -39,10 +42,40 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class WarningCode(StrEnum):
+    """What a :class:`DataWarning` is about; code decides by the code, never by the text."""
+
+    SYNTHETIC = "synthetic"  # the data is the simulated demo
+    GAP = "gap"  # a series had no value on some trading days
+    GAPS_NOT_LISTED = "gaps_not_listed"  # older gaps of a series, summarised
+    NO_SERIES = "no_series"  # an optional series is absent: its rules cannot fire
+    STALE = "stale"  # a series' last value is more than a day older than as_of
+    STAND_IN = "stand_in"  # a series stands in for another (e.g. SPX GEX for IWM's)
+    PRICES_BEHIND = "prices_behind"  # the store's prices lag the NYSE calendar
+
+
+class DataWarning(Frozen):
+    """One caveat about the data behind a state, typed so nothing parses its text.
+
+    ``dates`` are the warning's subject dates in order (a gap's first and last day, a
+    series' last value); a replay of day ``D`` keeps a warning when its first subject
+    date is on or before ``D``, so it never sees a problem from its own future.
+    """
+
+    code: WarningCode
+    series: Series | None = None
+    dates: tuple[dt.date, ...] = ()
+    text: str = Field(description="The warning in words, for people and the narrator")
+
+    def dated_by(self, day: dt.date) -> bool:
+        """True unless the warning's first subject date is after ``day``."""
+        return not self.dates or self.dates[0] <= day
+
+
 class SeriesProvenance(Frozen):
     """Where one input series came from and how fresh it is."""
 
-    series: Literal["prices", "vix", "gex", "dark_pool"]
+    series: Series
     source: str = Field(description="File name, provider name or 'demo (synthetic)'")
     first_date: dt.date | None = None
     last_date: dt.date | None = Field(None, description="Last date with a real value")
@@ -95,7 +128,7 @@ class Indicators(Frozen):
 class VixRegime(Frozen):
     level: float | None = Field(None, description="VIX close, points")
     mean_10d: float | None = Field(None, description="10-day mean of VIX, points")
-    high_threshold: float = Field(20.0, description="High-VIX threshold, points")
+    high_threshold: float = Field(description="High-VIX threshold, points (params.high_vix)")
     regime: Literal["high", "normal", "unknown"] = "unknown"
 
 
@@ -115,14 +148,14 @@ class GexRegime(Frozen):
 class DarkPoolRegime(Frozen):
     ratio: float | None = Field(None, description="ShortVol / (TotalVol - ShortVol)")
     mean_20d: float | None = None
-    threshold: float = 1.5
+    threshold: float = Field(description="Bullish above this (params.dark_pool_threshold)")
     regime: Literal["bullish", "neutral", "unknown"] = "unknown"
 
 
 class Regime(Frozen):
-    vix: VixRegime = VixRegime()
+    vix: VixRegime
     gex: GexRegime = GexRegime()
-    dark_pool: DarkPoolRegime = DarkPoolRegime()
+    dark_pool: DarkPoolRegime
 
 
 class ConditionCheck(Frozen):
@@ -173,6 +206,16 @@ class HorizonStats(Frozen):
     window_start: dt.date | None = None
     window_end: dt.date | None = None
 
+    @property
+    def sample_size(self) -> int:
+        """Independent cases behind the win rate: episodes when known, else fires.
+
+        At 1 day every fire is its own episode, so the two agree; at 5 days episodes
+        (non-overlapping windows) are what a sample size means. The one definition every
+        report, table and forecast uses.
+        """
+        return self.n_episodes if self.n_episodes is not None else self.n_fired
+
 
 class RuleClaim(Frozen):
     """What the playbook claims for a rule (to audit, never to print as fact)."""
@@ -196,6 +239,10 @@ class RuleState(Frozen):
     conditions: tuple[ConditionCheck, ...] = ()
     last_fired: dt.date | None = Field(None, description="Most recent fire up to as_of")
     stats: tuple[HorizonStats, ...] = ()
+
+    def stats_at(self, horizon: int) -> HorizonStats | None:
+        """The measured record at ``horizon`` trading days, if computed."""
+        return next((s for s in self.stats if s.horizon == horizon), None)
 
 
 class Driver(Frozen):
@@ -223,10 +270,23 @@ class Forecast(Frozen):
 
 
 class EngineParams(Frozen):
-    high_vix: float = 20.0
-    dark_pool_threshold: float = 1.5
-    ffill_limit: int = 3
+    """Every threshold the engine and the reports use, each with its one default.
+
+    Playbook conditions refer to these as ``param:NAME``; labels in reports read them
+    from the state, so changing a value here (or through settings) changes every use.
+    """
+
+    high_vix: float = Field(20.0, gt=0, description="VIX at or above this is 'high', points")
+    dark_pool_threshold: float = Field(1.5, gt=0, description="Dark-pool ratio 'bullish' above")
+    rsi_extreme: float = Field(75.0, description="RSI(14) above this is extreme overbought")
+    rsi_overbought: float = Field(70.0, description="RSI(14) at or above this is overbought")
+    rsi_oversold: float = Field(30.0, description="RSI(14) at or below this is oversold")
+    rsi_extreme_low: float = Field(25.0, description="RSI(14) at or below: extreme oversold")
+    ffill_limit: int = Field(3, ge=0, description="Trading days an aux series is carried")
     call_band: float = Field(0.03, description="|prob_up - base| needed for a call")
+    high_confidence_edge: float = Field(0.08, description="|prob_up - base| for 'high'")
+    high_confidence_n: int = Field(60, description="Effective cases needed for 'high'")
+    medium_confidence_n: int = Field(30, description="Effective cases needed for 'medium'")
 
 
 class MarketState(Frozen):
@@ -246,7 +306,7 @@ class MarketState(Frozen):
     rules: tuple[RuleState, ...]
     tomorrow: Forecast
     next_5_days: Forecast
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[DataWarning, ...] = ()
 
     def rule(self, name: str) -> RuleState | None:
         """The rule called ``name`` (case-insensitive), or None."""

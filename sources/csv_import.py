@@ -17,19 +17,18 @@ import io
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import pandas as pd
 
 from engine.dataset import MIN_ROWS, Dataset, assemble
 from engine.errors import InputDataError
+from engine.series import AUX_SERIES, Series
 
 log = logging.getLogger(__name__)
 
-__all__ = ["MIN_ROWS", "Dataset", "SeriesKind", "assemble", "load_dataset", "read_series_csv"]
-
-SeriesKind = Literal["prices", "vix", "gex", "dark_pool"]
+__all__ = ["MIN_ROWS", "Dataset", "assemble", "load_dataset", "read_series_csv"]
 
 ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "date": ("date", "timestamp", "time", "datetime", "day"),
@@ -41,7 +40,8 @@ ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "volume": ("volume", "vol"),
     "vix": ("vix", "vix_close", "vixclose", "vix close"),
     "gex": ("gex", "net_gex", "total_gex", "netgex", "gamma_exposure"),
-    "dp_ratio": (
+    "dark_pool": (
+        "dark_pool",
         "stock_darkpoolbuysellratio",
         "dark_pool_ratio",
         "dp_ratio",
@@ -52,11 +52,11 @@ ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "total_volume": ("totalvolume", "total_volume"),
 }
 
-_ROLE_COLUMNS: Final[Mapping[SeriesKind, tuple[str, ...]]] = {
+_ROLE_COLUMNS: Final[Mapping[Series, tuple[str, ...]]] = {
     "prices": ("close",),
     "vix": ("vix",),
     "gex": ("gex",),
-    "dark_pool": ("dp_ratio",),
+    "dark_pool": ("dark_pool",),
 }
 
 
@@ -157,12 +157,12 @@ def _numbers(raw: pd.Series, column: str, name: str, *, positive: bool) -> pd.Se
     return values.astype("float64")
 
 
-def read_series_csv(path: Path, kind: SeriesKind) -> pd.DataFrame:
+def read_series_csv(path: Path, kind: Series) -> pd.DataFrame:
     """Read one CSV as ``kind``: a date-indexed frame with canonical column names.
 
-    ``prices`` gives open/high/low/close/adj_close/volume plus any vix/gex/dp_ratio
+    ``prices`` gives open/high/low/close/adj_close/volume plus any vix/gex/dark_pool
     columns present in the same file; ``vix`` gives ``vix``; ``gex`` gives ``gex``;
-    ``dark_pool`` gives ``dp_ratio`` (derived from ShortVolume and TotalVolume when the
+    ``dark_pool`` gives ``dark_pool`` (derived from ShortVolume and TotalVolume when the
     ratio itself is absent), with ``short_volume``/``total_volume`` when present.
     """
     path = Path(path)
@@ -183,9 +183,9 @@ def read_series_csv(path: Path, kind: SeriesKind) -> pd.DataFrame:
             f"accepted names: {_accepted('date')}"
         )
     for role in _ROLE_COLUMNS[kind]:
-        derivable = role == "dp_ratio" and {"short_volume", "total_volume"} <= cols.keys()
+        derivable = role == "dark_pool" and {"short_volume", "total_volume"} <= cols.keys()
         if role not in cols and not derivable:
-            extra = " (or ShortVolume and TotalVolume)" if role == "dp_ratio" else ""
+            extra = " (or ShortVolume and TotalVolume)" if role == "dark_pool" else ""
             raise InputDataError(
                 f"{name}: column '{role}' not found; columns seen: {seen}; "
                 f"accepted names: {_accepted(role)}{extra}"
@@ -196,18 +196,18 @@ def read_series_csv(path: Path, kind: SeriesKind) -> pd.DataFrame:
         "prices": ("open", "high", "low", "close", "adj_close", "volume", "vix", "gex"),
         "vix": ("vix",),
         "gex": ("gex",),
-        "dark_pool": ("dp_ratio", "short_volume", "total_volume"),
+        "dark_pool": ("dark_pool", "short_volume", "total_volume"),
     }[kind]
     for role in wanted:
         if role in cols:
             positive = role in ("open", "high", "low", "close", "adj_close", "vix")
             out[role] = _numbers(raw[cols[role]], cols[role], name, positive=positive).to_numpy()
-    if kind == "prices" and "dp_ratio" in cols:
-        ratio = _numbers(raw[cols["dp_ratio"]], cols["dp_ratio"], name, positive=False)
-        out["dp_ratio"] = ratio.to_numpy()
-    if "dp_ratio" in wanted and "dp_ratio" not in out and "short_volume" in out:
+    if kind == "prices" and "dark_pool" in cols:
+        ratio = _numbers(raw[cols["dark_pool"]], cols["dark_pool"], name, positive=False)
+        out["dark_pool"] = ratio.to_numpy()
+    if "dark_pool" in wanted and "dark_pool" not in out and "short_volume" in out:
         lit = out["total_volume"] - out["short_volume"]
-        out["dp_ratio"] = (out["short_volume"] / lit).where(lit > 0)
+        out["dark_pool"] = (out["short_volume"] / lit).where(lit > 0)
     if kind == "prices":
         for role in ("open", "high", "low"):
             if role not in out:
@@ -233,7 +233,7 @@ def load_dataset(
     prices: Path,
     vix: Path | None = None,
     gex: Path | None = None,
-    darkpool: Path | None = None,
+    dark_pool: Path | None = None,
     *,
     gex_note: str | None = None,
     ffill_limit: int = 3,
@@ -247,10 +247,10 @@ def load_dataset(
     sources = {"prices": Path(prices).name}
     aux: dict[str, pd.Series] = {}
     notes: dict[str, str] = {}
-    for col, series_name in (("vix", "vix"), ("gex", "gex"), ("dp_ratio", "dark_pool")):
-        if col in price_frame:
-            aux[col] = price_frame[col]
-            sources[series_name] = Path(prices).name
+    for name in AUX_SERIES:
+        if name in price_frame:
+            aux[name] = price_frame[name]
+            sources[name] = Path(prices).name
     if vix is not None:
         aux["vix"] = read_series_csv(Path(vix), "vix")["vix"]
         sources["vix"] = Path(vix).name
@@ -260,9 +260,9 @@ def load_dataset(
         note = gex_note or (SQUEEZEMETRICS_NOTE if _is_squeezemetrics(Path(gex)) else None)
         if note:
             notes["gex"] = note
-    if darkpool is not None:
-        aux["dp_ratio"] = read_series_csv(Path(darkpool), "dark_pool")["dp_ratio"]
-        sources["dark_pool"] = Path(darkpool).name
+    if dark_pool is not None:
+        aux["dark_pool"] = read_series_csv(Path(dark_pool), "dark_pool")["dark_pool"]
+        sources["dark_pool"] = Path(dark_pool).name
     dataset = assemble(price_frame, aux, sources, notes=notes, ffill_limit=ffill_limit)
     log.info("loaded %s rows from %s", len(dataset.frame), sources)
     return dataset

@@ -24,17 +24,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import pandas as pd
 
 from engine.errors import StoreError
 from engine.gex import GexResult
+from engine.series import AuxSeries, Series
 from sources.db import connect, migrate, transaction
 
 log = logging.getLogger(__name__)
-
-Series = Literal["prices", "vix", "gex", "dark_pool"]
 
 MIGRATIONS: Final = (
     """
@@ -101,6 +100,11 @@ _TABLES: Final[dict[Series, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
         ),
     ),
 }
+
+
+#: The table column holding each auxiliary series' daily value. In a daily frame that
+#: value is the column named after the series; this is the one place the two meet.
+VALUE_COLUMN: Final[dict[AuxSeries, str]] = {"vix": "close", "gex": "net_gex", "dark_pool": "ratio"}
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,24 @@ class Store:
             if col != "as_of":
                 df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
         return df.set_index("date")
+
+    def read_values(self, series: AuxSeries, ticker: str = "IWM") -> pd.Series | None:
+        """An auxiliary series' daily values named after the series, or None when empty."""
+        frame = self.read(series, ticker)
+        if frame.empty:
+            return None
+        return frame[VALUE_COLUMN[series]].rename(series)
+
+    def upsert_values(
+        self, series: AuxSeries, frame: pd.DataFrame, *, source: str, ticker: str = "IWM"
+    ) -> int:
+        """:meth:`upsert` a daily-frame style table whose value column is named ``series``."""
+        return self.upsert(
+            series,
+            frame.rename(columns={series: VALUE_COLUMN[series]}),
+            source=source,
+            ticker=ticker,
+        )
 
     def read_strikes(self, day: dt.date, ticker: str = "IWM") -> pd.DataFrame:
         return pd.read_sql_query(

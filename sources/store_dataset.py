@@ -13,6 +13,7 @@ import pandas as pd
 
 from engine.dataset import Dataset, assemble
 from engine.errors import EmptyStoreError
+from engine.series import AUX_SERIES
 from sources.csv_import import SQUEEZEMETRICS_NOTE
 from sources.store import Store
 
@@ -33,20 +34,9 @@ def dataset_from_store(store: Store, ticker: str = "IWM", *, ffill_limit: int = 
     prices = store.read("prices", ticker)
     if prices.empty:
         raise EmptyStoreError(_EMPTY_HINT)
-    vix = store.read("vix", ticker)
-    gex = store.read("gex", ticker)
-    dark = store.read("dark_pool", ticker)
-    aux = {
-        "vix": vix["close"] if not vix.empty else None,
-        "gex": gex["net_gex"] if not gex.empty else None,
-        "dp_ratio": dark["ratio"] if not dark.empty else None,
-    }
-    sources = {
-        "prices": _source(prices),
-        "vix": _source(vix),
-        "gex": _source(gex),
-        "dark_pool": _source(dark),
-    }
+    tables = {name: store.read(name, ticker) for name in AUX_SERIES}
+    aux = {name: store.read_values(name, ticker) for name in AUX_SERIES}
+    sources = {"prices": _source(prices)} | {k: _source(v) for k, v in tables.items()}
     # A GEX history imported from SqueezeMetrics' DIX.csv is the S&P 500's, not IWM's.
     notes = {"gex": SQUEEZEMETRICS_NOTE} if "DIX" in sources["gex"] else {}
     dataset = assemble(
@@ -56,6 +46,7 @@ def dataset_from_store(store: Store, ticker: str = "IWM", *, ffill_limit: int = 
         notes=notes,
         ffill_limit=ffill_limit,
     )
+    gex = tables["gex"]
     levels = gex[["flip_level", "call_wall", "put_wall", "as_of"]] if not gex.empty else None
     log.info("store dataset: %s rows, last %s", len(dataset.frame), dataset.frame.index[-1])
     return Dataset(

@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from engine.errors import AnalystError
-from engine.gex import compute_gex, to_exchange_naive
+from engine.gex import average_dollar_volume, compute_gex, to_exchange_naive
+from engine.series import Series
 from sources.calendar import last_trading_day, trading_days, trading_days_between
 from sources.providers.chain import ChainProvider
 from sources.providers.finra import FinraProvider
 from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
-from sources.store import Series, Store
+from sources.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +206,7 @@ def snapshot_day(as_of: dt.datetime) -> dt.date:
 def adv_dollars(store: Store, ticker: str, days: int = ADV_DAYS) -> float | None:
     """Average daily dollar volume (close * volume) over the last ``days`` stored bars."""
     bars = store.read("prices", ticker)
-    dollars = (bars["close"] * bars["volume"]).dropna().tail(days)
-    return float(dollars.mean()) if len(dollars) else None
+    return average_dollar_volume(bars["close"], bars["volume"], days)
 
 
 def _gex(store: Store, provider: ChainProvider, ticker: str) -> tuple[str | None, int, str]:

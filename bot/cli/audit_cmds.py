@@ -19,223 +19,64 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli.output import console, print_table
+from bot.views import tables
+
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.table import Table
 
     from bot.settings import Settings
-    from engine.audit import AuditRow, AuditTable
-    from engine.state import Interval
+    from engine.audit import AuditTable
     from engine.walkforward import HorizonScore, WalkForward
     from sources.ledger import Scorecard
 
 log = logging.getLogger(__name__)
 
 
-def _pct(x: float | None, digits: int = 0) -> str:
-    return "-" if x is None else f"{x * 100:.{digits}f}%"
-
-
-def _ret(x: float | None) -> str:
-    return "-" if x is None else f"{x * 100:+.2f}%"
-
-
-def _num(x: float | None, fmt: str = ".3f") -> str:
-    return "-" if x is None else format(x, fmt)
-
-
-def _p(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return "<0.001" if x < 0.001 else f"{x:.3f}"
-
-
-def _ci(ci: Interval | None) -> str:
-    return "" if ci is None else f" ({_ret(ci.low)}..{_ret(ci.high)})"
-
-
-_VERDICT_STYLE = {
-    "supported": "green",
-    "contradicted": "red",
-    "too few cases": "yellow",
-    "not distinguishable from base rate": "white",
-    "no claim": "dim",
-}
-
-
-def audit_rich_table(rows: tuple[AuditRow, ...], title: str, with_regime: bool = False) -> Table:
-    """A rich Table of audit rows (one line per rule, horizon and regime)."""
-    from rich.table import Table
-
-    t = Table(title=title, show_lines=False, header_style="bold")
-    if with_regime:
-        t.add_column("regime")
-    for name, justify in [
-        ("rule", "left"),
-        ("h", "right"),
-        ("n", "right"),
-        ("ep", "right"),
-        ("win rate (95% CI)", "right"),
-        ("base", "right"),
-        ("lift", "right"),
-        ("mean (95% CI)", "right"),
-        ("median (95% CI)", "right"),
-        ("p", "right"),
-        ("q", "right"),
-        ("claim", "right"),
-        ("verdict", "left"),
-    ]:
-        t.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in rows:
-        s = r.stats
-        ci = s.win_rate_ci
-        wr = _pct(s.win_rate) + ("" if ci is None else f" ({_pct(ci.low)}-{_pct(ci.high)})")
-        mci, dci = s.mean_return_ci, s.median_return_ci
-        mean = _ret(s.mean_return) + _ci(mci)
-        med = _ret(s.median_return) + _ci(dci)
-        claim = " / ".join(
-            x
-            for x in (
-                _pct(s.claim_win_rate) if s.claim_win_rate is not None else "",
-                _ret(s.claim_mean_return) if s.claim_mean_return is not None else "",
-            )
-            if x
-        )
-        lift = "-" if s.lift is None else f"{s.lift * 100:+.1f}pp"
-        cells = [
-            r.rule,
-            str(s.horizon),
-            str(s.n_fired),
-            str(s.n_episodes if s.n_episodes is not None else "-"),
-            wr,
-            _pct(s.base_win_rate),
-            lift,
-            mean,
-            med,
-            _p(s.p_value),
-            _p(s.q_value),
-            claim or "-",
-            f"[{_VERDICT_STYLE.get(s.verdict or '', 'white')}]{s.verdict or '-'}[/]",
-        ]
-        t.add_row(*([r.regime] if with_regime else []), *cells)
-    return t
-
-
-def print_audit(table: AuditTable, console: Console) -> None:
-    console.print(
-        audit_rich_table(
-            table.rows,
-            f"Playbook audit, {table.first_date} .. {table.as_of} "
-            f"({table.n_days} trading days, {table.n_boot} bootstrap resamples, seed {table.seed})",
-        )
-    )
-    for note in table.notes:
-        console.print(f"[dim]note: {note}[/]")
-    console.print(
-        "[dim]win = forward return > 0 (bullish rules); n = fires with a closed window; "
-        "ep = non-overlapping episodes; q = Benjamini-Hochberg over all rules and "
-        "horizons; verdicts need >= 30 episodes.[/]"
-    )
+def print_audit(table: AuditTable, out: Console) -> None:
+    print_table(out, tables.audit_table(table))
     if table.regimes:
-        console.print(
-            audit_rich_table(
-                tuple(r for r in table.regimes if r.stats.n_fired > 0),
-                "The same, split by regime on the fire day (rules that fired in it)",
-                with_regime=True,
-            )
-        )
+        print_table(out, tables.regime_table(table))
 
 
-def score_rich_table(scores: tuple[HorizonScore, ...], title: str) -> Table:
-    from rich.table import Table
-
-    t = Table(title=title, header_style="bold")
-    for c in ("h", "n", "forecaster", "hit rate", "Brier", "log-loss"):
-        t.add_column(c, justify="right" if c not in ("forecaster",) else "left")
-    for s in scores:
-        for i, sk in enumerate((s.model, *s.baselines)):
-            t.add_row(
-                str(s.horizon) if i == 0 else "",
-                str(s.n) if i == 0 else "",
-                sk.name,
-                _pct(sk.hit_rate, 1),
-                _num(sk.brier, ".4f"),
-                _num(sk.log_loss, ".4f"),
-            )
-    return t
+def print_scores(scores: tuple[HorizonScore, ...], title: str, out: Console) -> None:
+    print_table(out, tables.scores_table(scores, title))
+    for line in tables.call_lines(scores):
+        out.print(line)
+    print_table(out, tables.calibration_table(scores))
 
 
-def calibration_rich_table(scores: tuple[HorizonScore, ...]) -> Table:
-    from rich.table import Table
-
-    t = Table(title="Calibration: predicted P(up) bucket vs how often it went up",
-              header_style="bold")  # fmt: skip
-    for c in ("h", "bucket", "n", "mean predicted", "realized"):
-        t.add_column(c, justify="right")
-    for s in scores:
-        for b in s.calibration:
-            t.add_row(
-                str(s.horizon),
-                f"{b.low:.2f}-{b.high:.2f}",
-                str(b.n),
-                _pct(b.mean_prob, 1),
-                _pct(b.realized, 1),
-            )
-    return t
-
-
-def print_scores(scores: tuple[HorizonScore, ...], title: str, console: Console) -> None:
-    console.print(score_rich_table(scores, title))
-    for s in scores:
-        console.print(
-            f"{s.horizon}-day: {s.n_calls} directional calls of {s.n} days, "
-            f"right {_pct(s.call_hit_rate, 1)} of the time"
-        )
-    console.print(calibration_rich_table(scores))
-
-
-def print_walkforward(wf: WalkForward, console: Console) -> None:
+def print_walkforward(wf: WalkForward, out: Console) -> None:
     print_scores(
         wf.scores,
         f"Walk-forward {wf.first_date} .. {wf.last_date} (warm-up {wf.warmup} days, "
         "expanding window, no look-ahead)",
-        console,
+        out,
     )
     for note in wf.notes:
-        console.print(f"[dim]note: {note}[/]")
+        out.print(f"[dim]note: {note}[/]")
 
 
-def print_scorecard(card: Scorecard, console: Console) -> None:
-    console.print(
-        f"Forecast ledger: {card.recorded} forecasts recorded, {card.filled} with an outcome, "
-        f"{card.pending} waiting for data"
-        + (
-            f" ({card.synthetic_excluded} made on synthetic demo data left out)"
-            if card.synthetic_excluded
-            else ""
-        )
+def print_scorecard(card: Scorecard, out: Console) -> None:
+    out.print(
+        tables.scorecard_summary(card.recorded, card.filled, card.pending, card.synthetic_excluded)
     )
     if card.scores:
-        print_scores(card.scores, "Live track record", console)
+        print_scores(card.scores, "Live track record", out)
     else:
-        console.print("No forecast has an outcome yet: run 'forecast' on days with new data.")
-
-
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(width=200)
+        out.print("No forecast has an outcome yet: run 'forecast' on days with new data.")
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli.forecast_cmds import data_request, make_service
+    from bot import wiring
+    from bot.cli.forecast_cmds import data_request
 
-    service = make_service(settings)
+    service = wiring.service(settings)
     table = service.audit(data_request(args), as_of=args.as_of, seed=args.seed)
     if args.json:
         print(table.model_dump_json(indent=2))
     else:
-        print_audit(table, _console())
+        print_audit(table, console())
     if args.plot:
         from bot.audit_plot import write_audit_plot
 
@@ -246,25 +87,29 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_walkforward(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli.forecast_cmds import data_request, make_service
+    from bot import wiring
+    from bot.cli.forecast_cmds import data_request
 
-    service = make_service(settings)
+    service = wiring.service(settings)
     wf = service.walkforward(data_request(args), warmup=args.warmup)
     if args.json:
         print(wf.model_dump_json(indent=2, exclude={"days"}))
     else:
-        print_walkforward(wf, _console())
+        print_walkforward(wf, console())
     return 0
 
 
 def _cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli.forecast_cmds import data_request, make_service
+    from bot import wiring
+    from bot.cli.forecast_cmds import data_request
 
-    card = make_service(settings).scorecard(data_request(args), include_synthetic=args.include_demo)
+    card = wiring.service(settings).scorecard(
+        data_request(args), include_synthetic=args.include_demo
+    )
     if args.json:
         print(card.model_dump_json(indent=2))
     else:
-        print_scorecard(card, _console())
+        print_scorecard(card, console())
     return 0
 
 

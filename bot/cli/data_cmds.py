@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InputDataError, UserInputError
+from engine.series import SERIES
 
 if TYPE_CHECKING:
     from bot.settings import Settings
     from engine.gex import GexResult
-    from sources.store import Store
-    from sources.update import Providers, UpdateReport
+    from engine.series import Series
+    from sources.update import UpdateReport
 
 log = logging.getLogger(__name__)
 
-KINDS = ("prices", "vix", "gex", "dark_pool")
+KINDS = SERIES
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,47 +61,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_gex)
 
 
-# --- wiring -------------------------------------------------------------------------
-def providers_from_settings(settings: Settings) -> Providers:
-    from sources.providers.chain import ChainProvider
-    from sources.providers.finra import FinraProvider
-    from sources.providers.http import HttpConfig
-    from sources.providers.prices import PriceProvider
-    from sources.providers.vix import VixProvider
-    from sources.update import Providers
-
-    http = HttpConfig(timeout=settings.http_timeout, deadline=max(60.0, settings.http_timeout * 4))
-    return Providers(
-        prices=PriceProvider(
-            symbol=settings.ticker,
-            yahoo_url=settings.yahoo_chart_url,
-            stooq_url=settings.stooq_url,
-            http=http,
-        ),
-        vix=VixProvider(
-            cboe_url=settings.cboe_vix_url, yahoo_url=settings.yahoo_chart_url, http=http
-        ),
-        dark_pool=FinraProvider(
-            symbol=settings.ticker,
-            url_template=settings.finra_url,
-            cache_dir=settings.data_dir / "raw" / "finra",
-            http=http,
-        ),
-        chain=ChainProvider(
-            url=settings.chain_url,
-            fallback_url=settings.chain_fallback_url,
-            symbol=settings.ticker,
-            http=http,
-        ),
-    )
-
-
-def open_store(settings: Settings) -> Store:
-    from sources.store import Store
-
-    return Store(settings.database)
-
-
 # --- update -------------------------------------------------------------------------
 def cmd_update(
     args: argparse.Namespace, settings: Settings, *, today: dt.date | None = None
@@ -108,6 +68,7 @@ def cmd_update(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from bot.wiring import open_store, providers
     from sources.update import SERIES_ORDER, update
 
     console = Console()
@@ -135,7 +96,7 @@ def cmd_update(
         with bar:
             report = update(
                 store,
-                providers_from_settings(settings),
+                providers(settings),
                 day,
                 progress,
                 ticker=settings.ticker,
@@ -182,15 +143,7 @@ def freshness_table(report: UpdateReport) -> Any:
 
 
 # --- import -------------------------------------------------------------------------
-_STORE_COLUMNS = {
-    "prices": {},
-    "vix": {"vix": "close"},
-    "gex": {"gex": "net_gex"},
-    "dark_pool": {"dp_ratio": "ratio", "dark_pool": "ratio"},
-}
-
-
-def guess_kind(path: Path) -> str:
+def guess_kind(path: Path) -> Series:
     """The series a CSV holds, from its header: gex, dark pool, prices or VIX."""
     try:
         with path.open(encoding="utf-8-sig") as fh:
@@ -214,18 +167,20 @@ def guess_kind(path: Path) -> str:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.wiring import open_store
     from sources.csv_import import read_series_csv
 
     with open_store(settings) as store:
         for path in args.files:
-            kind = args.kind or guess_kind(path)
+            kind: Series = args.kind or guess_kind(path)
             frame = read_series_csv(path, kind)
-            frame = frame.rename(columns=_STORE_COLUMNS[kind])
-            if kind == "dark_pool" and "ratio" not in frame.columns:
-                raise InputDataError(f"{path.name}: no dark-pool ratio column found")
-            changed = store.upsert(
-                kind, frame, source=f"import:{path.name}", ticker=settings.ticker
-            )
+            source = f"import:{path.name}"
+            if kind == "prices":
+                changed = store.upsert(kind, frame, source=source, ticker=settings.ticker)
+            else:
+                if kind not in frame.columns:
+                    raise InputDataError(f"{path.name}: no {kind} values found")
+                changed = store.upsert_values(kind, frame, source=source, ticker=settings.ticker)
             info = store.info(kind, settings.ticker)
             print(
                 f"{path.name}: {kind}, {len(frame)} rows read, {changed} new or changed; "
@@ -236,13 +191,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- gex ----------------------------------------------------------------------------
 def cmd_gex(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.wiring import providers
     from engine.gex import compute_gex
     from sources.providers.chain import read_chain_file
 
     if args.chain is not None:
         snap = read_chain_file(args.chain)
     else:
-        snap = providers_from_settings(settings).chain.fetch()
+        snap = providers(settings).chain.fetch()
     adv = _store_adv(settings)
     try:
         result = compute_gex(snap.contracts, snap.spot, snap.as_of, adv_dollars=adv)
@@ -255,6 +211,8 @@ def cmd_gex(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(gex_payload(result, snap.symbol, snap.source), indent=2))
     else:
+        from bot.views.tables import gex_text
+
         print(gex_text(result, snap.symbol, snap.source, top=args.top))
         if args.plot is not None:
             print(f"gamma profile written to {args.plot}")
@@ -263,6 +221,8 @@ def cmd_gex(args: argparse.Namespace, settings: Settings) -> int:
 
 def _store_adv(settings: Settings) -> float | None:
     """Average daily dollar volume from the store, when it has prices."""
+    from bot.wiring import open_store
+
     if not settings.database.is_file():
         return None
     from sources.update import adv_dollars
@@ -294,43 +254,3 @@ def gex_payload(result: GexResult, symbol: str, source: str) -> dict[str, Any]:
         ],
         "notes": list(result.notes),
     }
-
-
-def _m(x: float) -> str:
-    return f"{x / 1e6:+,.0f}M"
-
-
-def gex_text(result: GexResult, symbol: str, source: str, *, top: int = 8) -> str:
-    lines = [
-        f"{symbol} dealer gamma exposure, chain as of {result.as_of:%Y-%m-%d %H:%M %Z} "
-        f"({source}); spot {result.spot:.2f}",
-        f"  net GEX              {_m(result.net_gex)} USD per 1% move "
-        f"(calls {_m(result.call_gex)}, puts {_m(result.put_gex)})",
-        f"  without same-day     {_m(result.net_gex_ex_same_day)}",
-    ]
-    if result.flip_level is not None:
-        dist = result.flip_level / result.spot - 1
-        lines.append(f"  zero-gamma flip      {result.flip_level:.2f} ({dist:+.1%} from spot)")
-    else:
-        lines.append("  zero-gamma flip      none within +-20% of spot")
-    walls = f"  call wall            {result.call_wall:g}" if result.call_wall else "  call wall -"
-    lines.append(walls)
-    lines.append(
-        f"  put wall             {result.put_wall:g}" if result.put_wall else "  put wall -"
-    )
-    if result.share_of_adv is not None:
-        lines.append(f"  share of daily $vol  {result.share_of_adv:+.1%} (20-day average)")
-    lines.append(
-        f"  contracts            {result.contracts} ({result.gamma_computed} gamma from iv)"
-    )
-    by = result.by_expiry.reindex(
-        result.by_expiry["net_gex"].abs().sort_values(ascending=False).index
-    ).head(top)
-    lines.append(f"  largest expiries by |net GEX| (top {len(by)}):")
-    for ts, row in by.sort_index().iterrows():
-        lines.append(
-            f"    {ts:%Y-%m-%d}  net {_m(row['net_gex']):>10}  calls {_m(row['call_gex']):>10}  "
-            f"puts {_m(row['put_gex']):>10}  ({int(row['contracts'])} contracts)"
-        )
-    lines.extend(f"  note: {n}" for n in result.notes)
-    return "\n".join(lines)

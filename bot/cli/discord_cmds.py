@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.forecast_cmds import add_data_options, data_request, make_service
+from bot.cli.forecast_cmds import add_data_options, data_request
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,28 +34,32 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
             "DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put "
             "its token in .env (see README, 'Discord set-up')"
         )
-    from bot.discord_bot.app import AnalystBot
+    from bot import wiring
 
-    bot = AnalystBot(settings)
+    bot = wiring.discord_bot(settings)
     bot.run(settings.discord_token.get_secret_value(), log_handler=None)
     return 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import wiring
     from bot.chat import run_chat
 
-    service = make_service(settings)
-    req = service.or_demo(data_request(args))
+    service = wiring.service(settings)
+    req, why = service.or_demo(data_request(args))
+    if why:
+        print(f"note: {why}", file=sys.stderr)
     return run_chat(service, req, sys.stdin, sys.stdout)
 
 
 def cmd_chart(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import wiring
     from bot.chart import render_chart
 
-    service = make_service(settings)
+    service = wiring.service(settings)
     req = data_request(args)
     state = service.state(req, args.as_of)
-    png = render_chart(service.prepared(req), state)
+    png = render_chart(service.prepared(req).history(state.as_of), state)
     try:
         args.output.write_bytes(png)
     except OSError as exc:

@@ -6,27 +6,28 @@ import argparse
 import datetime as dt
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import UserInputError
 
 if TYPE_CHECKING:
-    from bot.service import AnalystService, DataRequest
+    from bot.service import DataRequest
     from bot.settings import Settings
-    from engine.state import MarketState
 
 
 def add_data_options(p: argparse.ArgumentParser, *, as_of: bool = True) -> None:
-    """--csv/--vix/--gex/--darkpool/--demo (and --as-of), shared by every data command."""
+    """--csv/--vix/--gex/--dark-pool/--demo (and --as-of), shared by every data command."""
     g = p.add_argument_group("data (default: the local store, see 'update' and 'import')")
     g.add_argument(
         "--csv", type=Path, metavar="FILE", help="daily prices CSV (required with files)"
     )
     g.add_argument("--vix", type=Path, metavar="FILE", help="VIX CSV (e.g. CBOE VIX_History.csv)")
     g.add_argument("--gex", type=Path, metavar="FILE", help="GEX CSV (gex, net_gex, total_gex)")
-    g.add_argument("--darkpool", type=Path, metavar="FILE", help="dark-pool ratio CSV")
+    g.add_argument(
+        "--dark-pool", "--darkpool", dest="dark_pool", type=Path, metavar="FILE",
+        help="dark-pool ratio CSV",
+    )  # fmt: skip
     g.add_argument("--demo", action="store_true", help="use the bundled synthetic demo data")
     if as_of:
         g.add_argument(
@@ -51,15 +52,8 @@ def data_request(args: argparse.Namespace) -> DataRequest:
     if args.demo and args.csv:
         raise UserInputError("choose either --demo or --csv, not both")
     return DataRequest(
-        csv=args.csv, vix=args.vix, gex=args.gex, darkpool=args.darkpool, demo=args.demo
+        csv=args.csv, vix=args.vix, gex=args.gex, dark_pool=args.dark_pool, demo=args.demo
     )
-
-
-def make_service(settings: Settings) -> AnalystService:
-    """The service with the narrator the settings ask for."""
-    from bot.service import AnalystService
-
-    return AnalystService(settings)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,15 +73,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.errors import EmptyStoreError
+    from bot import wiring
 
-    service = make_service(settings)
-    req = data_request(args)
-    try:
-        service.prepared(req)
-    except EmptyStoreError as err:
-        print(f"note: {err}; showing the synthetic demo instead\n", file=sys.stderr)
-        req = replace(req, demo=True)
+    service = wiring.service(settings)
+    req, why = service.or_demo(data_request(args))
+    if why:
+        print(f"note: {why}\n", file=sys.stderr)
     if args.json:
         print(service.state(req, args.as_of).model_dump_json(indent=2))
         return 0
@@ -97,34 +88,16 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_signals(args: argparse.Namespace, settings: Settings) -> int:
-    state = make_service(settings).signals(data_request(args), args.as_of)
+    from bot import wiring
+    from bot.views.tables import signals_text
+
+    state = wiring.service(settings).signals(data_request(args), args.as_of)
     if args.json:
         rules = [r.model_dump(mode="json", exclude={"stats"}) for r in state.rules]
         print(json.dumps({"as_of": state.as_of.isoformat(), "rules": rules}, indent=2))
         return 0
-    print(signals_table(state))
+    print(signals_text(state))
     return 0
-
-
-def signals_table(state: MarketState) -> str:
-    """Every rule with fired/not and the deciding value of each condition, as text."""
-    from bot.narrator.render import num
-
-    origin = "SYNTHETIC DEMO DATA" if state.synthetic else "data as given"
-    lines = [f"{state.ticker} signals on {state.as_of} ({origin})", ""]
-    marks = {True: "ok", False: "--", None: "??"}
-    for rule in sorted(state.rules, key=lambda r: (r.tier, r.name)):
-        status = "FIRES" if rule.fired else ("no data" if not rule.available else "no")
-        lines.append(f"[Tier {rule.tier}] {rule.name:<26} {status:<8} {rule.signal}")
-        for c in rule.conditions:
-            literal = c.right_value is not None and c.right == f"{c.right_value:g}"
-            right = c.right if literal else f"{c.right} ({num(c.right_value)})"
-            lines.append(f"      {marks[c.passed]}  {c.left} ({num(c.left_value)}) {c.op} {right}")
-        if rule.last_fired and not rule.fired:
-            lines.append(f"      last fired {rule.last_fired}")
-    lines.append("")
-    lines.append("ok = condition holds, -- = does not, ?? = input missing")
-    return "\n".join(lines)
 
 
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.forecast_cmds import add_data_options, data_request, make_service
+from bot.cli.forecast_cmds import add_data_options, data_request
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    reply = make_service(settings).ask(
+    from bot import wiring
+
+    reply = wiring.service(settings).ask(
         data_request(args), args.question, as_of=args.as_of, offline=args.offline
     )
     print(reply.text)

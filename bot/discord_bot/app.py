@@ -38,8 +38,10 @@ class AnalystBot(commands.Bot):
     def __init__(
         self,
         settings: Settings,
-        service: AnalystService | None = None,
+        service: AnalystService,
         *,
+        state_db: BotState,
+        charts: ChartCache,
         intents: discord.Intents | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         start_scheduler: bool = True,
@@ -56,9 +58,9 @@ class AnalystBot(commands.Bot):
         )
         self.settings = settings
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.service = service or AnalystService(settings, clock=self.clock)
-        self.state_db = BotState(settings.database)
-        self.charts = ChartCache()
+        self.service = service
+        self.state_db = state_db
+        self.charts = charts
         self.start_scheduler = start_scheduler
         self.sync_commands = sync_commands
 
@@ -78,14 +80,14 @@ class AnalystBot(commands.Bot):
         """The bot's data: DISCORD_DATA_CSV, else the store, else the demo."""
         if self.settings.discord_data_csv is not None:
             return DataRequest(csv=self.settings.discord_data_csv)
-        return self.service.or_demo(DataRequest())
+        return self.service.or_demo(DataRequest())[0]
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot:
             return
         await self.process_commands(message)
 
-    async def on_command_error(  # type: ignore[override]
+    async def on_command_error(
         self, ctx: commands.Context[Any], error: commands.CommandError
     ) -> None:
         original = getattr(error, "original", error)

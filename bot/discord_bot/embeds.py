@@ -10,7 +10,10 @@ from __future__ import annotations
 import discord
 
 from bot.narrator.models import Report
-from engine.state import MarketState
+from engine.state import MarketState, WarningCode
+
+#: Warnings a reader of the footer must see: the data is behind.
+_FOOTER_CODES = (WarningCode.STALE, WarningCode.PRICES_BEHIND)
 
 DESCRIPTION_LIMIT = 4096
 MESSAGE_LIMIT = 6000
@@ -47,7 +50,7 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def footer_text(state: MarketState) -> str:
-    stale = [w for w in state.warnings if "old" in w or "update" in w]
+    stale = [w.text for w in state.warnings if w.code in _FOOTER_CODES]
     parts = [f"Data as of {state.as_of}"]
     if state.synthetic:
         parts.append("SYNTHETIC DEMO DATA")

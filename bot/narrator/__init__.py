@@ -25,7 +25,7 @@ class Narrator(Protocol):
 
 def make_report(state: MarketState, narration: Narration) -> Report:
     """Render a narration into the full report text (see :mod:`bot.narrator.render`)."""
-    from bot.narrator.render import render_report
+    from bot.views.report import render_report
 
     return Report(
         state=state,

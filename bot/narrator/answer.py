@@ -21,6 +21,7 @@ import openai
 
 import prompts
 from bot.narrator.llm import (
+    Messages,
     ModelClient,
     compact_state,
     describe_failure,
@@ -28,9 +29,11 @@ from bot.narrator.llm import (
     load_prompt,
 )
 from bot.narrator.numbers import ungrounded_numbers
-from bot.narrator.render import num, pct, record_text, usd_compact
 from bot.settings import Settings
+from bot.views.fmt import num, pct, usd
+from bot.views.report import record_text
 from engine.errors import ModelError, UserInputError
+from engine.rules import KNOWN_COLUMNS
 from engine.state import MarketState, RuleState
 
 log = logging.getLogger(__name__)
@@ -87,23 +90,46 @@ def bounded_history(history: Sequence[Turn], turns: int, max_tokens: int) -> lis
     return list(reversed(kept))
 
 
+def _words(text: str) -> set[str]:
+    """Lower-case words of ``text``; CamelCase, snake_case and hyphens split apart."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace("_", " ").replace("-", " ")
+    return set(re.findall(r"[a-z]+", spaced.lower()))
+
+
+#: Words too common in questions to name a rule on their own: the indicator vocabulary
+#: of the engine's columns and the words of direction and regime.
+_GENERIC: frozenset[str] = frozenset(
+    {w for col in KNOWN_COLUMNS for w in _words(col)}
+    | {"and", "or", "the", "of", "bullish", "bearish", "positive", "negative", "above", "below"}
+)
+
+
 def find_rule(question: str, state: MarketState) -> RuleState | None:
-    """The rule a question names: exact name, nickname, or its words (case-insensitive)."""
-    q = question.lower().replace("-", " ")
-    q_words = set(re.findall(r"[a-z0-9]+", q.replace("_", " ")))
-    best: tuple[int, RuleState] | None = None
+    """The rule a question names, from the playbook's own names (no rule is hard-coded).
+
+    In order: the exact rule name; its nickname; every word of its name; a word of its
+    name or nickname that no other rule has and that is not everyday indicator or
+    direction vocabulary (so "golden" finds Golden_Setup but "vix" finds nothing).
+    """
+    lowered = question.lower()
+    q_words = _words(question)
     for rule in state.rules:
-        if rule.name.lower() in question.lower():
+        if rule.name.lower() in lowered:
             return rule
-        if rule.nickname and rule.nickname.lower() in q:
+    for rule in state.rules:
+        if rule.nickname and _words(rule.nickname) <= q_words:
             return rule
-        words = set(rule.name.lower().split("_")) - {"and", "high", "bb"}
-        hits = len(words & q_words)
-        if hits and hits == len(words) and (best is None or hits > best[0]):
-            best = (hits, rule)
-    if best is None and "golden" in q_words:
-        return state.rule("Golden_Setup")
-    return best[1] if best else None
+    names = {r.name: _words(r.name) - {"and", "or", "the", "of"} for r in state.rules}
+    full = [r for r in state.rules if names[r.name] and names[r.name] <= q_words]
+    if full:
+        return max(full, key=lambda r: len(names[r.name]))
+    own: dict[str, set[str]] = {}
+    for rule in state.rules:
+        mine = names[rule.name] | (_words(rule.nickname) if rule.nickname else set())
+        others = set().union(*(names[o.name] for o in state.rules if o.name != rule.name))
+        own[rule.name] = mine - others - _GENERIC
+    hits = [r for r in state.rules if own[r.name] & q_words]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _checks_text(rule: RuleState) -> str:
@@ -167,7 +193,7 @@ def offline_answer(question: str, state: MarketState) -> Answer:
             trend=i.trend,
             rsi=num(i.rsi14, 1),
             vix=num(r.vix.level),
-            gex=usd_compact(r.gex.value),
+            gex=usd(r.gex.value),
             gex_regime=r.gex.regime,
             dp=num(r.dark_pool.ratio),
         )
@@ -226,14 +252,17 @@ def _model_answer(
         as_of=state.as_of.isoformat(),
         state_json=json.dumps(compact_state(state), separators=(",", ":")),
     )
-    messages = [
+    messages: Messages = [
         {"role": "system", "content": load_prompt("system_answer.md").body},
         {"role": "user", "content": context},
     ]
     for role, text in bounded_history(
         history, settings.llm_history_turns, settings.llm_history_max_tokens
     ):
-        messages.append({"role": role, "content": text})
+        if role == "assistant":
+            messages.append({"role": "assistant", "content": text})
+        else:
+            messages.append({"role": "user", "content": text})
     messages.append({"role": "user", "content": question})
     reply = client.text(messages)
     bad = ungrounded_numbers(reply, state)

@@ -105,10 +105,3 @@ class ReplyCache:
                 (day,),
             ).fetchone()
         return int(row[0])
-
-    def calls_on(self, day: str) -> int:
-        with self._db_lock:
-            row = self._conn.execute(
-                "SELECT COALESCE(SUM(calls), 0) FROM llm_usage WHERE day = ?", (day,)
-            ).fetchone()
-        return int(row[0])

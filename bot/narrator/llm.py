@@ -18,9 +18,10 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     Retrying,
@@ -42,7 +43,7 @@ from engine.state import MarketState
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
-Messages = list[dict[str, str]]
+Messages = list["ChatCompletionMessageParam"]
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
 MAX_ATTEMPTS = 3
@@ -92,6 +93,8 @@ def compact_state(state: MarketState) -> dict[str, Any]:
     doc = state.model_dump(mode="json", exclude_none=True)
     for key in ("inputs_hash", "playbook_version", "schema_version", "params"):
         doc.pop(key, None)
+    # the model needs what a warning says, not its code and dates
+    doc["warnings"] = [w["text"] for w in doc.get("warnings", [])]
     for rule in doc["rules"]:
         rule.pop("rationale", None)
         for check in rule.get("conditions", []):
@@ -115,9 +118,17 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def problems_with(narrative: ForecastNarrative, state: MarketState) -> list[str]:
+@dataclass(frozen=True)
+class Problem:
+    """Why a model's text cannot be shown: which check failed, and the detail."""
+
+    check: Literal["number", "call"]
+    text: str
+
+
+def problems_with(narrative: ForecastNarrative, state: MarketState) -> list[Problem]:
     """Why a narrative cannot be shown: invented numbers or calls that differ."""
-    problems = []
+    problems: list[Problem] = []
     text = " ".join(
         (
             narrative.immediate_assessment,
@@ -129,14 +140,22 @@ def problems_with(narrative: ForecastNarrative, state: MarketState) -> list[str]
     )
     bad = ungrounded_numbers(text, state)
     if bad:
-        problems.append(f"numbers not in the state: {', '.join(dict.fromkeys(bad))}")
+        problems.append(
+            Problem("number", f"numbers not in the state: {', '.join(dict.fromkeys(bad))}")
+        )
     if narrative.immediate_call != state.tomorrow.call:
         problems.append(
-            f"immediate_call must be {state.tomorrow.call}, not {narrative.immediate_call}"
+            Problem(
+                "call",
+                f"immediate_call must be {state.tomorrow.call}, not {narrative.immediate_call}",
+            )
         )
     if narrative.five_day_call != state.next_5_days.call:
         problems.append(
-            f"five_day_call must be {state.next_5_days.call}, not {narrative.five_day_call}"
+            Problem(
+                "call",
+                f"five_day_call must be {state.next_5_days.call}, not {narrative.five_day_call}",
+            )
         )
     return problems
 
@@ -193,7 +212,7 @@ class ModelClient:
                     with attempt:
                         completion = self.client.chat.completions.parse(
                             model=self.model,
-                            messages=messages,  # type: ignore[arg-type]
+                            messages=messages,
                             response_format=schema,
                             temperature=self._settings.openai_temperature,
                         )
@@ -220,7 +239,7 @@ class ModelClient:
             with attempt:
                 completion = self.client.chat.completions.create(
                     model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=messages,
                     response_format={"type": "json_object"},
                     temperature=self._settings.openai_temperature,
                 )
@@ -237,7 +256,7 @@ class ModelClient:
             with attempt:
                 completion = self.client.chat.completions.create(
                     model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=messages,
                     temperature=self._settings.openai_temperature,
                 )
         self._record_usage(completion.usage)
@@ -343,9 +362,9 @@ class LLMNarrator:
         problems = problems_with(narrative, state)
         if not problems:
             return narrative
-        log.info("model narrative needs repair: %s", "; ".join(problems))
+        log.info("model narrative needs repair: %s", "; ".join(p.text for p in problems))
         repair = load_prompt("repair_forecast.md").fill(
-            problems="; ".join(problems),
+            problems="; ".join(p.text for p in problems),
             immediate_call=state.tomorrow.call,
             five_day_call=state.next_5_days.call,
         )
@@ -357,9 +376,12 @@ class LLMNarrator:
         problems = problems_with(narrative, state)
         if problems:
             # The offending figures go to the log only: a note must not repeat them.
-            log.warning("model narrative failed again after repair: %s", "; ".join(problems))
-            kinds = "the call check" if any("must be" in p for p in problems) else ""
-            raise ModelError(f"the model's text failed {kinds or 'the number check'}")
+            log.warning(
+                "model narrative failed again after repair: %s",
+                "; ".join(p.text for p in problems),
+            )
+            check = "call" if any(p.check == "call" for p in problems) else "number"
+            raise ModelError(f"the model's text failed the {check} check")
         return narrative
 
 

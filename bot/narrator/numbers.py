@@ -61,11 +61,6 @@ def _state_values(state: MarketState) -> tuple[tuple[float, ...], frozenset[str]
     return tuple(sorted(values)), frozenset(dates)
 
 
-def numbers_in_state(state: MarketState) -> set[float]:
-    """Every numeric value held anywhere in the state."""
-    return set(_state_values(state)[0])
-
-
 def _matches(token_value: float, decimals: int, unit: str | None, values: Iterable[float]) -> bool:
     tol = 0.5 * 10.0**-decimals + 1e-9
     v = abs(token_value)

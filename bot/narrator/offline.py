@@ -11,15 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.narrator.models import ForecastNarrative, Narration
-from bot.narrator.render import (
-    claim_text,
-    interval_pct,
-    num,
-    pct,
-    phrases,
-    stats_for,
-    usd_compact,
-)
+from bot.views.fmt import num, pct, pct_interval, usd
+from bot.views.report import claim_text, phrases
 from engine.state import Forecast, MarketState, RuleState
 
 
@@ -54,10 +47,10 @@ def _driver_rules(state: MarketState, forecast: Forecast) -> list[RuleState]:
 
 
 def _verdict_sentence(rule: RuleState, horizon: int, o: dict[str, Any]) -> str:
-    s = stats_for(rule, horizon)
+    s = rule.stats_at(horizon)
     if s is None or s.verdict in (None, "no claim"):
         return ""
-    claim = claim_text(rule, s)
+    claim = claim_text(s)
     if not claim and s.verdict != "too few cases":
         return ""
     if s.verdict == "supported":
@@ -84,9 +77,8 @@ def _explain(state: MarketState, forecast: Forecast, *, with_context: bool = Fal
         )
     else:
         lead = rules[0]
-        s = stats_for(lead, h)
+        s = lead.stats_at(h)
         if s is not None and s.win_rate is not None and s.n_fired > 0:
-            n = s.n_episodes if (h > 1 and s.n_episodes is not None) else s.n_fired
             parts.append(
                 o["lead_driver"].format(
                     tier=lead.tier,
@@ -94,9 +86,9 @@ def _explain(state: MarketState, forecast: Forecast, *, with_context: bool = Fal
                     signal=lead.signal,
                     span=span,
                     win_rate=pct(s.win_rate),
-                    n=n,
+                    n=s.sample_size,
                     unit=o["unit_episodes"] if h > 1 else o["unit_days"],
-                    ci=interval_pct(s.win_rate_ci),
+                    ci=pct_interval(s.win_rate_ci),
                     base=pct(s.base_win_rate),
                 )
             )
@@ -123,14 +115,14 @@ def _context(state: MarketState, o: dict[str, Any]) -> list[str]:
     out = []
     g, v, d = state.regime.gex, state.regime.vix, state.regime.dark_pool
     if g.regime == "negative":
-        out.append(o["gex_negative"].format(gex=usd_compact(g.value)))
+        out.append(o["gex_negative"].format(gex=usd(g.value)))
     elif g.regime == "positive":
-        out.append(o["gex_positive"].format(gex=usd_compact(g.value)))
+        out.append(o["gex_positive"].format(gex=usd(g.value)))
     if v.level is not None:
         key = "vix_high" if v.regime == "high" else "vix_low"
         out.append(o[key].format(vix=num(v.level), threshold=num(v.high_threshold, 0)))
     rsi = state.indicators.rsi14
-    if rsi is not None and rsi > 75:
+    if rsi is not None and rsi > state.params.rsi_extreme:
         out.append(o["rsi_extreme"].format(rsi=num(rsi, 1)))
     if d.regime == "bullish":
         out.append(o["dark_pool"].format(ratio=num(d.ratio)))

@@ -113,3 +113,20 @@ def test_ask_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "why is GEX_Negative bullish for IWM?", "--demo"]) == 0
     assert "GEX_Negative" in capsys.readouterr().out
     assert main(["ask", "x" * 600, "--demo"]) == 2
+
+
+def test_rules_are_found_from_the_playbook_alone(tmp_path) -> None:
+    """bot/ knows no rule by name: a renamed rule in a user's playbook is found the same way."""
+    from engine.build import build_state
+    from engine.demo import demo_dataset
+    from engine.rules import DEFAULT_PLAYBOOK, load_playbook
+
+    path = tmp_path / "book.toml"
+    path.write_text(
+        DEFAULT_PLAYBOOK.read_text().replace("Golden_Setup", "Silver_Streak"), encoding="utf-8"
+    )
+    state = build_state(demo_dataset(years=1), playbook=load_playbook(path))
+    found = find_rule("what does the silver streak need?", state)
+    assert found is not None and found.name == "Silver_Streak"
+    assert find_rule("what is the vix today?", state) is None  # indicator words name no rule
+    assert find_rule("is the forecast bullish?", state) is None

@@ -9,8 +9,9 @@ from rich.console import Console
 
 from bot.audit_plot import write_audit_plot
 from bot.cli.audit_cmds import print_audit, print_scorecard
-from engine.audit import RuleSpec, audit_frames
+from engine.audit import audit_frames
 from sources.ledger import Scorecard
+from tests.rule_specs import spec
 
 
 def _table():
@@ -25,10 +26,12 @@ def _table():
     fwd = {h: np.r_[close[h:] / close[:-h] - 1, np.full(h, np.nan)] for h in (1, 5)}
     fires = pd.DataFrame({"Often": rng.random(n) < 0.4, "Never": np.zeros(n, bool)}, index=idx)
     specs = [
-        RuleSpec("Often", 1, "bullish", {5: (0.86, 0.0267)}),
-        RuleSpec("Never", 3, "bullish"),
+        spec("Often", 1, "bullish", {5: (0.86, 0.0267)}),
+        spec("Never", 3, "bullish"),
     ]
-    return audit_frames(frame, fires, fwd, specs, n_boot=200, notes=("GEX is a stand-in",))
+    return audit_frames(
+        frame, fires, fwd, specs, high_vix=20.0, n_boot=200, notes=("GEX is a stand-in",)
+    )
 
 
 def test_print_audit_shows_measurement_beside_claim() -> None:

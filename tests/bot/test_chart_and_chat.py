@@ -15,7 +15,7 @@ from engine.demo import demo_dataset
 
 def test_chart_is_a_png_of_the_expected_size() -> None:
     prepared = prepare(demo_dataset())
-    png = render_chart(prepared, state_at(prepared))
+    png = render_chart(prepared.history(), state_at(prepared))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
     assert (width, height) == (WIDTH_PX, HEIGHT_PX)

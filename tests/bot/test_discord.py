@@ -15,6 +15,8 @@ import pytest
 import pytest_asyncio
 from discord.ext import commands
 
+from bot import wiring
+from bot.chart import ChartCache
 from bot.discord_bot.app import AnalystBot
 from bot.discord_bot.embeds import (
     DESCRIPTION_LIMIT,
@@ -23,6 +25,7 @@ from bot.discord_bot.embeds import (
     split_text,
     text_embeds,
 )
+from bot.discord_bot.persist import BotState
 from bot.service import AnalystService
 from bot.settings import Settings, load_settings
 
@@ -33,7 +36,9 @@ async def start_bot(settings: Settings, service: AnalystService | None = None) -
     """A bot wired to dpytest's simulated Discord (no network), scheduler off."""
     client = AnalystBot(
         settings,
-        service,
+        service or wiring.service(settings, clock=lambda: NOW),
+        state_db=BotState(settings.database),
+        charts=ChartCache(),
         intents=discord.Intents.all(),
         clock=lambda: NOW,
         start_scheduler=False,
@@ -167,7 +172,14 @@ async def test_scheduled_post_once_per_day(bot: AnalystBot) -> None:
     assert await cog.tick() == 1  # type: ignore[union-attr]
     assert sent()[-1].attachments
     assert await cog.tick() == 0  # type: ignore[union-attr]
-    restarted = AnalystBot(bot.settings, clock=bot.clock, start_scheduler=False)
+    restarted = AnalystBot(
+        bot.settings,
+        bot.service,
+        state_db=BotState(bot.settings.database),
+        charts=ChartCache(),
+        clock=bot.clock,
+        start_scheduler=False,
+    )
     assert restarted.state_db.last_posts()[channel.id] == dt.date(2026, 1, 2)
     restarted.state_db.close()
 
@@ -229,9 +241,7 @@ async def test_morning_post_refreshes_a_store_in_use(
 
 
 def test_refresh_is_skipped_for_an_empty_store(settings: Settings) -> None:
-    from bot.service import AnalystService
-
-    assert AnalystService(settings).refresh_store(dt.date(2026, 1, 2)) is None
+    assert wiring.service(settings).refresh_store(dt.date(2026, 1, 2)) is None
 
 
 async def test_plain_reply_to_a_forecast_is_a_follow_up_with_cooldown(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from bot.service import AnalystService, DataRequest
 from bot.settings import Settings
 from engine.demo import demo_dataset
 from engine.errors import EmptyStoreError
+from engine.state import WarningCode
 from sources.store import Store
 
 
@@ -24,7 +25,7 @@ def _fill(settings: Settings, tmp_path: Path) -> Path:
         store.upsert("vix", frame[["vix"]].rename(columns={"vix": "close"}), source="test")
         store.upsert("gex", frame[["gex"]].rename(columns={"gex": "net_gex"}), source="test")
         store.upsert(
-            "dark_pool", frame[["dp_ratio"]].rename(columns={"dp_ratio": "ratio"}), source="test"
+            "dark_pool", frame[["dark_pool"]].rename(columns={"dark_pool": "ratio"}), source="test"
         )
     csv = tmp_path / "all.csv"
     frame.to_csv(csv)
@@ -43,14 +44,15 @@ def test_store_forecast_equals_csv_forecast(settings: Settings, tmp_path: Path) 
     assert from_store.tomorrow == from_csv.tomorrow
     assert from_store.next_5_days == from_csv.next_5_days
     assert from_store.rules == from_csv.rules
-    assert not any("trading days before" in w for w in from_store.warnings)
+    assert not any(w.code == WarningCode.PRICES_BEHIND for w in from_store.warnings)
 
 
 def test_stale_store_is_warned(settings: Settings, tmp_path: Path) -> None:
     _fill(settings, tmp_path)
     service = AnalystService(settings, clock=lambda: _clock(dt.date(2026, 1, 9)))
     state = service.state(DataRequest())
-    assert any("run 'iwm-analyst update'" in w for w in state.warnings)
+    behind = [w for w in state.warnings if w.code == WarningCode.PRICES_BEHIND]
+    assert len(behind) == 1 and "run 'iwm-analyst update'" in behind[0].text
 
 
 def test_empty_store_says_how_to_fill_it(settings: Settings) -> None:

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.audit import RuleSpec, audit_frames, rule_stats
+from engine.audit import audit_frames, rule_stats
+from tests.rule_specs import spec
 
 SPECS = (
-    RuleSpec("Always_Up", 1, "bullish", {5: (0.9, None)}),
-    RuleSpec("Coin", 2, "bullish", {1: (0.55, None)}),
-    RuleSpec("Bear", 3, "bearish"),
+    spec("Always_Up", 1, "bullish", {5: (0.9, None)}),
+    spec("Coin", 2, "bullish", {1: (0.55, None)}),
+    spec("Bear", 3, "bearish"),
 )
 
 
@@ -76,8 +77,8 @@ def test_no_look_ahead_future_rows_do_not_change_past_figures() -> None:
 
 def test_audit_table_reproducible_with_regimes() -> None:
     frame, fires, fwd = _inputs()
-    a = audit_frames(frame, fires, fwd, SPECS, seed=1, n_boot=300)
-    b = audit_frames(frame, fires, fwd, SPECS, seed=1, n_boot=300)
+    a = audit_frames(frame, fires, fwd, SPECS, high_vix=20.0, seed=1, n_boot=300)
+    b = audit_frames(frame, fires, fwd, SPECS, high_vix=20.0, seed=1, n_boot=300)
     assert a == b
     assert len(a.rows) == 6 and len(a.regimes) == 24
     assert all(r.stats.mean_return_ci is not None for r in a.rows)
@@ -85,7 +86,7 @@ def test_audit_table_reproducible_with_regimes() -> None:
     mask = frame["vix"].to_numpy() < 20
     assert vix_lo.stats.base_n == int(mask[: len(frame) - 1].sum())
     assert a.as_of == frame.index[-1].date()
-    c = audit_frames(frame, fires, fwd, SPECS, seed=2, n_boot=300)
+    c = audit_frames(frame, fires, fwd, SPECS, high_vix=20.0, seed=2, n_boot=300)
     assert c.rows[0].stats.mean_return_ci != a.rows[0].stats.mean_return_ci
 
 
@@ -94,7 +95,7 @@ def test_as_of_before_data_is_an_error() -> None:
 
     frame, fires, fwd = _inputs()
     with pytest.raises(InputDataError):
-        audit_frames(frame, fires, fwd, SPECS, as_of=dt.date(2000, 1, 1))
+        audit_frames(frame, fires, fwd, SPECS, high_vix=20.0, as_of=dt.date(2000, 1, 1))
 
 
 def test_pit_counts_equal_rule_stats_on_every_day() -> None:
@@ -131,7 +132,7 @@ def test_random_clustered_rule_false_positive_rate_near_nominal() -> None:
             flip = rng.random() < (0.1 if state[i - 1] else 0.02)
             state[i] = state[i - 1] ^ flip
         fires = pd.DataFrame({"R": state}, index=pd.bdate_range("2010-01-01", periods=n))
-        s = rule_stats(fires, fwd, [RuleSpec("R", 1, "bullish")], horizons=(5,))["R"][0]
+        s = rule_stats(fires, fwd, [spec("R", 1, "bullish")], horizons=(5,))["R"][0]
         if s.p_value is not None:
             hits.append(s.p_value < 0.05)
             lifts.append(s.lift)
@@ -142,25 +143,18 @@ def test_random_clustered_rule_false_positive_rate_near_nominal() -> None:
 def test_enrich_rule_states_bootstraps_only_fired_rules() -> None:
     from types import SimpleNamespace
 
-    from engine.audit import enrich_rule_states, specs_from_playbook
-    from engine.state import RuleClaim, RuleState
+    from engine.audit import enrich_rule_states
+    from engine.rules import Playbook
+    from engine.state import RuleState
 
     frame, fires, fwd = _inputs()
-    playbook = SimpleNamespace(
-        rules=[
-            SimpleNamespace(
-                name="Coin",
-                tier=2,
-                direction="bullish",
-                claims=(RuleClaim(horizon=1, win_rate=0.55),),
-            ),
-            SimpleNamespace(name="Bear", tier=3, direction="bearish", claim=None),
-        ]
-    )
-    specs = specs_from_playbook(playbook)
-    assert specs[0].claims == {1: (0.55, None)} and specs[1].claims == {}
+    specs = (spec("Coin", 2, "bullish", {1: (0.55, None)}), spec("Bear", 3, "bearish"))
+    assert specs[0].claim_at(1) is not None and specs[1].claim_at(1) is None
+    playbook = Playbook(rules=specs, version="test", source="test")
     prepared = SimpleNamespace(
-        playbook=playbook, fires=fires, fwd=pd.DataFrame({1: fwd[1], 5: fwd[5]}, index=frame.index)
+        playbook=playbook,
+        fires=fires,
+        fwd=pd.DataFrame({"r1": fwd[1], "r5": fwd[5]}, index=frame.index),
     )
     rules = [
         RuleState(

@@ -13,7 +13,7 @@ from engine.build import build_state, prepare, state_at
 from engine.dataset import Dataset
 from engine.demo import demo_dataset
 from engine.errors import InputDataError, InsufficientHistoryError
-from engine.state import MarketState
+from engine.state import MarketState, WarningCode
 
 
 def truncated(dataset: Dataset, day: dt.date) -> Dataset:
@@ -80,7 +80,8 @@ def test_state_is_frozen_and_strict(demo: Dataset) -> None:
 
 def test_state_contents(demo: Dataset) -> None:
     state = build_state(demo)
-    assert state.synthetic and state.warnings[0].startswith("SYNTHETIC DEMO DATA")
+    assert state.synthetic and state.warnings[0].code == WarningCode.SYNTHETIC
+    assert state.warnings[0].text.startswith("SYNTHETIC DEMO DATA")
     assert len(state.rules) == 7
     for rule in state.rules:
         assert {s.horizon for s in rule.stats} == {1, 5}
@@ -98,13 +99,13 @@ def test_gaps_are_warned_and_stale_series_reported(demo: Dataset) -> None:
 
     data = assemble(
         frame[["open", "high", "low", "close", "adj_close", "volume"]],
-        {"vix": frame["vix"], "gex": frame["gex"], "dp_ratio": frame["dp_ratio"]},
+        {"vix": frame["vix"], "gex": frame["gex"], "dark_pool": frame["dark_pool"]},
         {"prices": "p.csv", "vix": "v.csv", "gex": "g.csv", "dark_pool": "d.csv"},
     )
     state = build_state(data)
     vix = next(p for p in state.provenance if p.series == "vix")
     assert vix.stale_days == 6
-    text = " ".join(state.warnings)
+    text = " ".join(w.text for w in state.warnings)
     assert "carried forward" in text and "6 trading days old" in text
     assert state.regime.vix.level is None  # beyond the 3-day fill limit
 
@@ -136,7 +137,7 @@ def _with_vix_gaps(demo: Dataset, holes: list[int]) -> Dataset:
     vix.iloc[holes] = float("nan")
     return assemble(
         frame[["open", "high", "low", "close", "adj_close", "volume"]],
-        {"vix": vix, "gex": frame["gex"], "dp_ratio": frame["dp_ratio"]},
+        {"vix": vix, "gex": frame["gex"], "dark_pool": frame["dark_pool"]},
         {"prices": "p.csv", "vix": "v.csv", "gex": "g.csv", "dark_pool": "d.csv"},
     )
 
@@ -147,12 +148,13 @@ def test_gap_warnings_are_cut_at_as_of_and_capped(demo: Dataset) -> None:
     assert len(data.warnings) == 9
     index = data.frame.index
     early = state_at(prepare(data), index[350].date())
-    gaps = [w for w in early.warnings if w.startswith("vix: no value on")]
-    assert [w[17:27] for w in gaps] == [str(index[i].date()) for i in (100, 200, 300)]
+    gaps = [w for w in early.warnings if w.code == WarningCode.GAP and w.series == "vix"]
+    assert [w.dates[0] for w in gaps] == [index[i].date() for i in (100, 200, 300)]
     late = build_state(data)
-    gaps = [w for w in late.warnings if w.startswith("vix: no value on")]
-    assert [w[17:27] for w in gaps] == [str(index[i].date()) for i in holes[-5:]]
-    assert f"vix: 4 earlier gap(s) before {index[500].date()} not listed" in late.warnings
+    gaps = [w for w in late.warnings if w.code == WarningCode.GAP and w.series == "vix"]
+    assert [w.dates[0] for w in gaps] == [index[i].date() for i in holes[-5:]]
+    summary = f"vix: 4 earlier gap(s) before {index[500].date()} not listed"
+    assert summary in [w.text for w in late.warnings if w.code == WarningCode.GAPS_NOT_LISTED]
 
 
 def test_future_rows_change_no_past_warning(demo: Dataset) -> None:
@@ -161,4 +163,4 @@ def test_future_rows_change_no_past_warning(demo: Dataset) -> None:
     # the same file as it looked on ``day``: loaded again, so its warnings are its own
     cut = state_at(prepare(_with_vix_gaps(truncated(demo, day), [100])), day)
     assert full.warnings == cut.warnings
-    assert any("no value on" in w for w in cut.warnings)
+    assert any(w.code == WarningCode.GAP for w in cut.warnings)

@@ -29,7 +29,7 @@ def _random_frame(n: int = 800, seed: int = 42) -> pd.DataFrame:
             "volume": 1e6,
             "vix": 18.0,
             "gex": 1e9,
-            "dp_ratio": 1.1,
+            "dark_pool": 1.1,
         },
         index=idx,
     )

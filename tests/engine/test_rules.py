@@ -26,7 +26,7 @@ BASE = {
     "vix_mean10": 17.0,
     "gex": 1e9,
     "gex_prev": 1e9,
-    "dp_ratio": 1.1,
+    "dark_pool": 1.1,
     "bb_lower": 95.0,
 }
 
@@ -86,12 +86,12 @@ def test_bb_lower_and_rsi_and_dark_pool() -> None:
     assert "BB_Breakout_Lower" not in fired(close=95.0)
     assert "RSI_Extreme" in fired(rsi14=75.01)
     assert "RSI_Extreme" not in fired(rsi14=75.0)
-    assert "DarkPool_Bullish" in fired(dp_ratio=1.51)
-    assert "DarkPool_Bullish" not in fired(dp_ratio=1.5)
+    assert "DarkPool_Bullish" in fired(dark_pool=1.51)
+    assert "DarkPool_Bullish" not in fired(dark_pool=1.5)
 
 
 def test_missing_values_never_fire() -> None:
-    assert fired(gex=np.nan, gex_prev=np.nan, vix=np.nan, dp_ratio=np.nan) == set()
+    assert fired(gex=np.nan, gex_prev=np.nan, vix=np.nan, dark_pool=np.nan) == set()
 
 
 def test_threshold_parameter_is_used() -> None:
@@ -226,3 +226,50 @@ def test_bundled_golden_setup_uses_between() -> None:
     assert golden is not None
     rsi_bounds = [(c.op, c.right) for c in golden.when if c.left == "rsi14"]
     assert rsi_bounds == [(">=", 50.0), ("<=", 70.0)]
+
+
+def test_high_vix_parameter_reaches_golden_setup_and_rsi_extreme_its_own() -> None:
+    """Thresholds are parameters with one default: IWM_HIGH_VIX moves Golden_Setup too."""
+    golden = {"close": 105.0, "sma20": 103.0, "sma50": 100.0, "rsi14": 60.0,
+              "macd_hist": 0.2, "vix": 22.0, "vix_mean10": 23.0}  # fmt: skip
+    frame = pd.DataFrame([{**BASE, **golden}] * 2, index=pd.bdate_range("2024-01-01", periods=2))
+    assert not evaluate_rules(BOOK, frame, PARAMS)["Golden_Setup"].iloc[-1]
+    assert evaluate_rules(BOOK, frame, EngineParams(high_vix=25.0))["Golden_Setup"].iloc[-1]
+    hot = frame.assign(rsi14=72.0)
+    assert not evaluate_rules(BOOK, hot, PARAMS)["RSI_Extreme"].iloc[-1]
+    assert evaluate_rules(BOOK, hot, EngineParams(rsi_extreme=70.0))["RSI_Extreme"].iloc[-1]
+
+
+def test_explanation_and_mask_agree_on_every_day_of_the_demo() -> None:
+    """One operator table: a rule fires exactly when every explained condition passed."""
+    from engine.demo import demo_dataset
+    from engine.prepared import prepare
+    from engine.rules import is_available
+
+    prepared = prepare(demo_dataset(years=2))
+    ind, fires_ = prepared.ind, prepared.fires
+    for rule in BOOK.rules:
+        for pos in range(0, len(ind), 7):
+            checks = explain(rule, ind, pos, PARAMS)
+            assert bool(fires_[rule.name].iloc[pos]) == all(c.passed for c in checks)
+            assert is_available(rule, ind, pos)
+
+
+def test_warmup_follows_the_rules_that_are_loaded(tmp_path: Path) -> None:
+    from engine.build import build_state
+    from engine.demo import demo_dataset
+    from engine.errors import InsufficientHistoryError
+
+    assert set(BOOK.warmup_columns) == {"close", "sma20", "sma50", "rsi14", "macd_hist", "bb_lower"}
+    path = tmp_path / "long.toml"
+    path.write_text(
+        '[[rules]]\nname = "Above_200"\ntier = 2\ndirection = "bullish"\nsignal = "s"\n'
+        'rationale = "r"\nwhen = [{ left = "close", op = ">", right = "sma200" }]\n'
+    )
+    book = load_playbook(path)
+    assert book.warmup_columns == ("close", "sma200")
+    data = demo_dataset(years=1)
+    day = data.frame.index[150].date()
+    build_state(data, as_of=day)  # the bundled rules are ready after about 60 rows
+    with pytest.raises(InsufficientHistoryError, match="sma200"):
+        build_state(data, as_of=day, playbook=book)

@@ -36,9 +36,10 @@ def _prepared(n: int = 400, seed: int = 42):
     close = 100 * np.exp(np.cumsum(rng.normal(0.0004, 0.012, n)))
     frame = pd.DataFrame({"adj_close": close}, index=idx)
     fwd = pd.DataFrame(
-        {h: np.r_[close[h:] / close[:-h] - 1, np.full(h, np.nan)] for h in (1, 5)}, index=idx
+        {f"r{h}": np.r_[close[h:] / close[:-h] - 1, np.full(h, np.nan)] for h in (1, 5)},
+        index=idx,
     )
-    return SimpleNamespace(dataset=SimpleNamespace(frame=frame), fwd=fwd)
+    return SimpleNamespace(dataset=SimpleNamespace(frame=frame), fwd=fwd, dates=idx)
 
 
 def _base_rate_forecaster(prepared, day):
@@ -48,7 +49,7 @@ def _base_rate_forecaster(prepared, day):
     t = int(prepared.dataset.frame.index.get_loc(np.datetime64(day)))
     out = []
     for h in (1, 5):
-        r = prepared.fwd[h].to_numpy()[: max(0, t - h + 1)]
+        r = prepared.fwd[f"r{h}"].to_numpy()[: max(0, t - h + 1)]
         p = float((r > 0).mean())
         out.append(Forecast(horizon=h, call="Neutral", flavour="", prob_up=p, base_rate=p,
                             base_n=r.size, confidence="low", method="base"))  # fmt: skip
@@ -67,7 +68,7 @@ def test_walk_forward_replay_and_scores() -> None:
     assert s1.model.brier == pytest.approx(s1.baselines[0].brier)
     assert s5.model.log_loss == pytest.approx(s5.baselines[0].log_loss)
     day = wf.days[10]  # two forecasts a day: the 6th day, row 255
-    assert day.realized_return == pytest.approx(prepared.fwd[day.horizon].iloc[255])
+    assert day.realized_return == pytest.approx(prepared.fwd[f"r{day.horizon}"].iloc[255])
 
 
 def test_walk_forward_never_sees_the_future() -> None:
@@ -80,7 +81,7 @@ def test_walk_forward_never_sees_the_future() -> None:
     b_frame = a.dataset.frame.copy()
     b_fwd = a.fwd.copy()
     b_fwd.iloc[320:] = -b_fwd.iloc[320:]  # a different future from day 320 on
-    b = SimpleNamespace(dataset=SimpleNamespace(frame=b_frame), fwd=b_fwd)
+    b = SimpleNamespace(dataset=SimpleNamespace(frame=b_frame), fwd=b_fwd, dates=a.dates)
     wa = walk_forward(a, forecaster=_base_rate_forecaster)
     wb = walk_forward(b, forecaster=_base_rate_forecaster)
     cut = a.dataset.frame.index[320].date()

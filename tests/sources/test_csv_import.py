@@ -126,9 +126,9 @@ def test_aliases_order_case_and_us_dates(tmp_path: Path) -> None:
     frame[["VIX_Close", "ShortVolume", "CLOSE", "timestamp", "TotalVolume", "Volume"]].to_csv(
         path, index=False
     )
-    data = load_dataset(path, darkpool=path)
+    data = load_dataset(path, dark_pool=path)
     assert data.frame["vix"].iloc[-1] == 17.5
-    assert data.frame["dp_ratio"].iloc[-1] == pytest.approx(1.5)  # 600 / (1000 - 600)
+    assert data.frame["dark_pool"].iloc[-1] == pytest.approx(1.5)  # 600 / (1000 - 600)
     assert (data.frame["adj_close"] == data.frame["close"]).all()
 
 
@@ -141,7 +141,7 @@ def test_gaps_filled_at_most_three_days(tmp_path: Path) -> None:
     data = load_dataset(prices, vix_path)
     assert data.frame["vix"].iloc[70:73].eq(20.0).all()
     assert data.frame["vix"].iloc[73:75].isna().all()
-    assert data.warnings == (
+    assert tuple(w.text for w in data.warnings) == (
         "vix: no value on 2024-04-08 to 2024-04-12 (5 trading days); the first 3 carried "
         "forward from 2024-04-05, the rest left empty (forward fill is limited to 3 days)",
     )
@@ -154,10 +154,14 @@ def test_each_gap_is_named_with_its_dates(tmp_path: Path) -> None:
     gex_path = tmp_path / "g.csv"
     gex.to_csv(gex_path, index=False)
     data = load_dataset(prices, gex=gex_path)
-    assert data.warnings == (
+    assert tuple(w.text for w in data.warnings) == (
         "gex: no value on 2024-01-15; carried forward from 2024-01-12",
         "gex: no value on 2024-02-26, 2024-02-27; carried forward from 2024-02-23",
     )
+    # typed: what, which series, and the gap's first and last day
+    second = data.warnings[1]
+    assert (second.code, second.series) == ("gap", "gex")
+    assert [d.isoformat() for d in second.dates] == ["2024-02-26", "2024-02-27"]
     assert data.frame["gex"].notna().all()
 
 
@@ -185,7 +189,7 @@ def test_broken_auxiliary_files(tmp_path: Path, kind: str, content: str, needle:
     _prices().to_csv(prices, index=False)
     aux = tmp_path / f"{kind}.csv"
     aux.write_text(content)
-    arg = {"vix": "vix", "gex": "gex", "dark_pool": "darkpool"}[kind]
+    arg = {"vix": "vix", "gex": "gex", "dark_pool": "dark_pool"}[kind]
     with pytest.raises(InputDataError) as exc:
         load_dataset(prices, **{arg: aux})
     assert needle in str(exc.value) and f"{kind}.csv" in str(exc.value)

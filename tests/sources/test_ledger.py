@@ -7,7 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.state import Bar, Forecast, Indicators, MarketState, Regime
+from engine.state import (
+    Bar,
+    DarkPoolRegime,
+    Forecast,
+    Indicators,
+    MarketState,
+    Regime,
+    VixRegime,
+)
 from sources.ledger import Ledger
 
 NOW = dt.datetime(2026, 1, 5, 21, 0, tzinfo=dt.UTC)
@@ -27,7 +35,7 @@ def _state(as_of: dt.date, p1: float, p5: float, h: str = "abc", synthetic: bool
         provenance=(),
         latest=Bar(date=as_of, open=1, high=1, low=1, close=1, adj_close=1),
         indicators=Indicators(),
-        regime=Regime(),
+        regime=Regime(vix=VixRegime(high_threshold=20.0), dark_pool=DarkPoolRegime(threshold=1.5)),
         rules=(),
         tomorrow=fc(1, p1),
         next_5_days=fc(5, p5),

@@ -46,7 +46,7 @@ class FollowupCog(commands.Cog):
         text = reply.text + "".join(f"\n_({note})_" for note in reply.notes)
         return split_text(text, REPLY_LIMIT)
 
-    @commands.hybrid_command(name="ask", description="Ask about today's signals and forecast")
+    @commands.hybrid_command(name="ask", description="Ask about today's signals and forecast")  # type: ignore[arg-type]  # discord.py's decorator typing
     @commands.dynamic_cooldown(_cooldown, commands.BucketType.user)
     async def ask(self, ctx: commands.Context[Any], *, question: str) -> None:
         async with ctx.typing():

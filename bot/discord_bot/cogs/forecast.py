@@ -46,13 +46,13 @@ class ForecastCog(commands.Cog):
     def __init__(self, bot: AnalystBot) -> None:
         self.bot = bot
 
-    @commands.hybrid_command(name="forecast", description="IWM forecast for tomorrow and 5 days")
+    @commands.hybrid_command(name="forecast", description="IWM forecast for tomorrow and 5 days")  # type: ignore[arg-type]  # discord.py's decorator typing
     @commands.dynamic_cooldown(_cooldown, commands.BucketType.user)
     async def forecast(self, ctx: commands.Context[Any]) -> None:
         async with ctx.typing():
             await send_forecast(self.bot, ctx.channel, ctx.send)
 
-    @commands.hybrid_command(name="chart", description="The IWM chart with signals, RSI, VIX")
+    @commands.hybrid_command(name="chart", description="The IWM chart with signals, RSI, VIX")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def chart(self, ctx: commands.Context[Any]) -> None:
         async with ctx.typing():
             req = await self.bot.run_blocking(self.bot.data_request)

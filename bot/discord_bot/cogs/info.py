@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from discord.ext import commands
 
 from bot.discord_bot.embeds import split_text, text_embeds
+from bot.views import tables
 from engine.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -37,16 +38,14 @@ class InfoCog(commands.Cog):
         req = await self.bot.run_blocking(self.bot.data_request)
         return await self.bot.run_blocking(self.bot.service.state, req)
 
-    @commands.hybrid_command(name="signals", description="Every rule and its deciding values")
+    @commands.hybrid_command(name="signals", description="Every rule and its deciding values")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def signals(self, ctx: commands.Context[Any]) -> None:
-        from bot.cli.forecast_cmds import signals_table
-
         async with ctx.typing():
             state = await self._state()
-        for part in _code(signals_table(state)):
+        for part in _code(tables.signals_text(state)):
             await ctx.send(part)
 
-    @commands.hybrid_command(name="explain", description="Explain one playbook rule")
+    @commands.hybrid_command(name="explain", description="Explain one playbook rule")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def explain(self, ctx: commands.Context[Any], *, rule: str) -> None:
         await ctx.defer()  # slash invocations must be answered within 3 s
         from bot.narrator.answer import find_rule, offline_answer
@@ -60,49 +59,32 @@ class InfoCog(commands.Cog):
         embeds = text_embeds(f"{found.name} (Tier {found.tier})", text)
         await ctx.send(embeds=embeds[:10])
 
-    @commands.hybrid_command(name="audit", description="Playbook claims against measured records")
+    @commands.hybrid_command(name="audit", description="Playbook claims against measured records")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def audit(self, ctx: commands.Context[Any]) -> None:
-        from bot.narrator.render import interval_pct, pct
-
         async with ctx.typing():
             req = await self.bot.run_blocking(self.bot.data_request)
             table = await self.bot.run_blocking(self.bot.service.audit, req)
-        lines = [f"Audit to {table.as_of} over {table.n_days} trading days"]
-        for row in table.rows:
-            s = row.stats
-            claim = pct(s.claim_win_rate) if s.claim_win_rate is not None else "-"
-            lines.append(
-                f"T{row.tier} {row.rule:<26} {s.horizon}d n={s.n_episodes or s.n_fired:<4} "
-                f"win {pct(s.win_rate):>4} ({interval_pct(s.win_rate_ci)}) base "
-                f"{pct(s.base_win_rate)} claim {claim}: {s.verdict or '-'}"
-            )
-        lines += [f"note: {n}" for n in table.notes]
-        for part in _code("\n".join(lines)):
+        text = tables.render_text(tables.audit_table(table), compact=True)
+        for part in _code(text):
             await ctx.send(part)
 
-    @commands.hybrid_command(name="scorecard", description="Live track record of past forecasts")
+    @commands.hybrid_command(name="scorecard", description="Live track record of past forecasts")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def scorecard(self, ctx: commands.Context[Any]) -> None:
         await ctx.defer()  # slash invocations must be answered within 3 s
-        from bot.narrator.render import num, pct
-
         req = await self.bot.run_blocking(self.bot.data_request)
         card = await self.bot.run_blocking(self.bot.service.scorecard, req)
-        lines = [
-            f"{card.recorded} forecasts recorded, {card.filled} with outcomes, "
-            f"{card.pending} pending"
-        ]
-        for score in card.scores:
-            lines.append(
-                f"{score.horizon}-day: n={score.n}, hit rate {pct(score.model.hit_rate)}, "
-                f"Brier {num(score.model.brier, 4)}"
-                + "".join(
-                    f"; {b.name}: {pct(b.hit_rate)} / {num(b.brier, 4)}" for b in score.baselines
-                )
+        parts = [
+            tables.scorecard_summary(
+                card.recorded, card.filled, card.pending, card.synthetic_excluded
             )
-        for part in _code("\n".join(lines)):
+        ]
+        if card.scores:
+            scores = tables.scores_table(card.scores, "Live track record")
+            parts.append(tables.render_text(scores, compact=True))
+        for part in _code("\n\n".join(parts)):
             await ctx.send(part)
 
-    @commands.hybrid_command(name="status", description="Data freshness, model, token use")
+    @commands.hybrid_command(name="status", description="Data freshness, model, token use")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def status(self, ctx: commands.Context[Any]) -> None:
         await ctx.defer()  # slash invocations must be answered within 3 s
         bot = self.bot
@@ -132,7 +114,7 @@ class InfoCog(commands.Cog):
         for part in _code("\n".join(lines)):
             await ctx.send(part)
 
-    @commands.hybrid_command(name="help", description="What this bot can do")
+    @commands.hybrid_command(name="help", description="What this bot can do")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def help(self, ctx: commands.Context[Any]) -> None:
         await ctx.send(HELP.format(p=self.bot.settings.discord_prefix))
 

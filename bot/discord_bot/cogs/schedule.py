@@ -51,7 +51,7 @@ class ScheduleCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.loop.cancel()
 
-    @commands.hybrid_command(name="schedule", description="Morning post in this channel")
+    @commands.hybrid_command(name="schedule", description="Morning post in this channel")  # type: ignore[arg-type]  # discord.py's decorator typing
     @commands.guild_only()
     @commands.has_guild_permissions(manage_guild=True)
     async def schedule(

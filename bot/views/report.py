@@ -1,25 +1,22 @@
-"""Rendering a state and a narrative into the playbook's report format.
+"""The text views of a MarketState, and the report in the playbook's format.
 
 The header (market state, active signals, odds) is built from the state alone, so its
 figures are exact whatever wrote the narrative. Layout lives in ``prompts/report.md``
-and wording in ``prompts/report_phrases.toml``; this module only computes values.
-
-The formatting helpers are public: the Discord embeds and the model prompts use them so
-every front-end shows a figure the same way.
+and wording in ``prompts/report_phrases.toml``; figures are written by
+:mod:`bot.views.fmt`. The offline narrator, the model prompts' checks, the Discord
+embeds and the chat all use these views.
 """
 
 from __future__ import annotations
 
-import math
 import string
 from functools import lru_cache
 from typing import Any
 
 import prompts
 from bot.narrator.models import ForecastNarrative
-from engine.state import HorizonStats, Interval, MarketState, RuleState
-
-NA = "n/a"
+from bot.views.fmt import NA, num, pct, pct_interval, signed_pct, usd
+from engine.state import HorizonStats, MarketState, RuleState, WarningCode
 
 
 def phrases() -> dict[str, Any]:
@@ -32,55 +29,12 @@ def _template() -> string.Template:
     return string.Template(prompts.text("report.md"))
 
 
-def _ok(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
-
-
-def pct(x: float | None, digits: int = 0) -> str:
-    """A fraction as a percentage: 0.5612 -> '56%'."""
-    return f"{x * 100:.{digits}f}%" if _ok(x) else NA  # type: ignore[operator]
-
-
-def signed_pct(x: float | None, digits: int = 2) -> str:
-    """A fraction as a signed percentage: 0.0065 -> '+0.65%'."""
-    return f"{x * 100:+.{digits}f}%" if _ok(x) else NA  # type: ignore[operator]
-
-
-def num(x: float | None, digits: int = 2) -> str:
-    """A plain number: 229.1787 -> '229.18'."""
-    return f"{x:,.{digits}f}" if _ok(x) else NA
-
-
-def usd_compact(x: float | None) -> str:
-    """Dollars with a B/M/K suffix: -1.234e9 -> '-$1.23B'."""
-    if not _ok(x):
-        return NA
-    value = float(x)  # type: ignore[arg-type]
-    sign = "-" if value < 0 else ""
-    a = abs(value)
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if a >= scale:
-            return f"{sign}${a / scale:.2f}{suffix}"
-    return f"{sign}${a:.0f}"
-
-
-def interval_pct(ci: Interval | None) -> str:
-    """A fractional interval as '46-75%'."""
-    if ci is None:
-        return NA
-    return f"{ci.low * 100:.0f}-{ci.high * 100:.0f}%"
-
-
-def stats_for(rule: RuleState, horizon: int) -> HorizonStats | None:
-    return next((s for s in rule.stats if s.horizon == horizon), None)
-
-
 def headline_horizon(rule: RuleState) -> int:
     """The horizon a rule is judged at: its claim's, else five days."""
     return rule.claim.horizon if rule.claim is not None else 5
 
 
-def claim_text(rule: RuleState, stats: HorizonStats | None) -> str:
+def claim_text(stats: HorizonStats | None) -> str:
     """The playbook's claim in words: '86% win rate, +2.67% average'."""
     if stats is None:
         return ""
@@ -96,20 +50,19 @@ def record_text(rule: RuleState, horizon: int | None = None) -> str:
     """A rule's measured record at a horizon, always with its sample size."""
     p = phrases()["render"]
     h = horizon or headline_horizon(rule)
-    s = stats_for(rule, h)
+    s = rule.stats_at(h)
     if s is None or s.n_fired == 0 or s.win_rate is None:
-        return p["record_none"].format(horizon=h)
-    n = s.n_episodes if (s.n_episodes is not None and h > 1) else s.n_fired
+        return str(p["record_none"]).format(horizon=h)
     unit = phrases()["offline"]["unit_episodes"] if h > 1 else ""
-    claim = claim_text(rule, s)
+    claim = claim_text(s)
     verdict = phrases()["verdicts"].get(s.verdict or "no claim", "")
-    return p["record"].format(
+    return str(p["record"]).format(
         horizon=h,
         win_rate=pct(s.win_rate),
         mean=signed_pct(s.mean_return),
-        n=n,
+        n=s.sample_size,
         unit=unit,
-        ci=interval_pct(s.win_rate_ci),
+        ci=pct_interval(s.win_rate_ci),
         base=pct(s.base_win_rate),
         base_mean=signed_pct(s.base_mean_return),
         claim=p["claim"].format(claim=claim) if claim else "",
@@ -117,17 +70,19 @@ def record_text(rule: RuleState, horizon: int | None = None) -> str:
     )
 
 
-def rsi_label(rsi: float | None) -> str:
+def rsi_label(state: MarketState) -> str:
+    """The RSI's zone in words, by the thresholds in the state's parameters."""
     labels = phrases()["rsi_labels"]
+    rsi, prm = state.indicators.rsi14, state.params
     if rsi is None:
         return NA
-    if rsi > 75:
+    if rsi > prm.rsi_extreme:
         return str(labels["extreme_overbought"])
-    if rsi >= 70:
+    if rsi >= prm.rsi_overbought:
         return str(labels["overbought"])
-    if rsi <= 25:
+    if rsi <= prm.rsi_extreme_low:
         return str(labels["extreme_oversold"])
-    if rsi <= 30:
+    if rsi <= prm.rsi_oversold:
         return str(labels["oversold"])
     return str(labels["neutral"])
 
@@ -149,16 +104,14 @@ def dark_pool_label(state: MarketState) -> str:
 def indicator_lines(state: MarketState) -> list[str]:
     p = phrases()["render"]
     ind, reg = state.indicators, state.regime
-    lines = [p["rsi"].format(rsi=num(ind.rsi14, 1), label=rsi_label(ind.rsi14))]
+    lines = [p["rsi"].format(rsi=num(ind.rsi14, 1), label=rsi_label(state))]
     g = reg.gex
     if g.value is None:
         lines.append(p["gex_missing"])
     else:
         flip = p["gex_flip_up"] if g.flipped_positive else ""
         flip = p["gex_flip_down"] if g.flipped_negative else flip
-        lines.append(
-            p["gex"].format(regime=g.regime.capitalize(), value=usd_compact(g.value), flip=flip)
-        )
+        lines.append(p["gex"].format(regime=g.regime.capitalize(), value=usd(g.value), flip=flip))
     if g.flip_level is not None or g.call_wall is not None:
         lines.append(
             p["gex_levels"].format(
@@ -213,7 +166,7 @@ def signal_lines(state: MarketState) -> list[str]:
 
 def odds_text(state: MarketState, horizon: int) -> str:
     f = state.tomorrow if horizon == 1 else state.next_5_days
-    return phrases()["render"]["odds"].format(
+    return str(phrases()["render"]["odds"]).format(
         prob=pct(f.prob_up), base=pct(f.base_rate), confidence=f.confidence
     )
 
@@ -236,7 +189,11 @@ def provenance_text(state: MarketState) -> str:
 def notes_block(state: MarketState, notes: tuple[str, ...]) -> str:
     p = phrases()["render"]
     lines = [p["note"].format(text=n) for n in notes]
-    lines += [p["warning"].format(text=w) for w in state.warnings if not w.startswith("SYNTH")]
+    lines += [
+        p["warning"].format(text=w.text)
+        for w in state.warnings
+        if w.code != WarningCode.SYNTHETIC  # the banner says it already
+    ]
     return "\n".join([p["notes_header"], *lines]) if lines else ""
 
 

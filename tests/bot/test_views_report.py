@@ -7,7 +7,7 @@ import pytest
 from bot.narrator import make_report
 from bot.narrator.numbers import ungrounded_numbers
 from bot.narrator.offline import OfflineNarrator
-from bot.narrator.render import interval_pct, num, pct, signed_pct, usd_compact
+from bot.views.fmt import num, pct, pct_interval, signed_pct, usd
 from engine.build import build_state
 from engine.demo import demo_dataset
 from engine.state import Interval, MarketState
@@ -31,10 +31,12 @@ def test_formatting_helpers() -> None:
     assert signed_pct(0.0065) == "+0.65%"
     assert signed_pct(-0.0123) == "-1.23%"
     assert num(229.17866) == "229.18"
-    assert usd_compact(-1.234e9) == "-$1.23B"
-    assert usd_compact(647_907_892.8) == "$647.91M"
-    assert usd_compact(None) == "n/a"
-    assert interval_pct(Interval(low=0.461, high=0.754)) == "46-75%"
+    assert usd(-1.234e9) == "-$1.23B"
+    assert usd(647_907_892.8) == "$647.91M"
+    assert usd(None) == "n/a"
+    # a small chain's GEX keeps its size (it once printed as "+0M")
+    assert usd(40_146.0) == "$40.15K" and usd(-512.4) == "-$512"
+    assert pct_interval(Interval(low=0.461, high=0.754)) == "46-75%"
     assert pct(float("nan")) == "n/a"
 
 

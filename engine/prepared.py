@@ -1,0 +1,103 @@
+"""The per-dataset work done once: indicators, rule fires and forward returns.
+
+:func:`prepare` computes them over the whole history; :mod:`engine.build` then reads one
+day's :class:`~engine.state.MarketState` out of the result, and :mod:`engine.audit` and
+:mod:`engine.walkforward` measure rules on it. Every indicator is causal and every
+statistic is cut at the as-of row, so rows after a day never change that day's figures.
+
+Front-ends read past days only through :meth:`Prepared.history`, a documented window,
+never through the frames held here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from engine.dataset import Dataset
+from engine.edge import forward_returns
+from engine.frame import as_of_row
+from engine.indicators import compute_indicators
+from engine.rules import Playbook, evaluate_rules, load_playbook
+from engine.state import EngineParams
+
+#: Columns of :attr:`History.bars`, in order.
+HISTORY_COLUMNS = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "vix",
+    "gex",
+    "dark_pool",
+    "sma20",
+    "sma50",
+    "sma200",
+    "bb_upper",
+    "bb_lower",
+    "rsi14",
+)
+
+
+@dataclass(frozen=True)
+class History:
+    """The sessions up to and including a day, for charts and tables.
+
+    ``bars``: one row per session (date index), the columns of :data:`HISTORY_COLUMNS`
+    (prices as traded in USD, volume in shares, VIX points, GEX in USD per 1% move,
+    the dark-pool ratio, the moving averages, Bollinger bands and RSI(14)); NaN where a
+    series or an indicator has no value. ``fires``: one boolean column per playbook rule
+    on the same index, True on the days the rule fired.
+    """
+
+    bars: pd.DataFrame
+    fires: pd.DataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything computed once per dataset, shared by every day's state.
+
+    Compared and hashed by identity: two preparations are never interchangeable keys.
+    ``ind`` is the daily frame with :data:`engine.indicators.INDICATOR_COLUMNS` added,
+    ``fires`` one boolean column per rule, ``fwd`` the forward returns ``r1``, ``r5``.
+    """
+
+    dataset: Dataset
+    playbook: Playbook
+    params: EngineParams
+    ind: pd.DataFrame
+    fires: pd.DataFrame
+    fwd: pd.DataFrame
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The trading days of the data, ascending."""
+        return pd.DatetimeIndex(self.ind.index)
+
+    def history(self, as_of: dt.date | None = None, sessions: int = 180) -> History:
+        """The last ``sessions`` sessions up to ``as_of`` (default: the last day)."""
+        end = as_of_row(self.dates, as_of) + 1
+        start = max(end - sessions, 0)
+        bars = self.ind.iloc[start:end][list(HISTORY_COLUMNS)].copy()
+        return History(bars=bars, fires=self.fires.iloc[start:end].copy())
+
+
+def prepare(
+    dataset: Dataset, playbook: Playbook | None = None, params: EngineParams | None = None
+) -> Prepared:
+    """Indicators, rule fires and forward returns over the whole dataset."""
+    book = playbook or load_playbook()
+    prm = params or EngineParams()
+    ind = compute_indicators(dataset.frame)
+    return Prepared(
+        dataset=dataset,
+        playbook=book,
+        params=prm,
+        ind=ind,
+        fires=evaluate_rules(book, ind, prm),
+        fwd=forward_returns(dataset.frame),
+    )
