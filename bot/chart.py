@@ -31,7 +31,7 @@ WIDTH_PX, HEIGHT_PX, DPI = 1200, 1000, 100
 TIER_MARKER = {1: "^", 2: "o", 3: "s"}
 #: Sessions past the last bar: the 5-day range, then room for the level labels; and how
 #: many sessions back the key-level lines start.
-RANGE_SESSIONS, LABEL_SESSIONS, LEVEL_SESSIONS = 5, 16, 25
+RANGE_SESSIONS, LABEL_SESSIONS, LEVEL_SESSIONS = 5, 20, 25
 #: Smallest vertical gap between two level labels, as a share of the price axis.
 LABEL_GAP = 0.03
 
