@@ -2,9 +2,10 @@
 
 Panels, top to bottom: price with Bollinger bands, SMA20/50/200, markers on the days
 rules fired (by tier) and the negative-GEX regime shaded, plus the zero-gamma flip and
-call/put walls when the state has them; RSI(14) with the state's oversold, overbought
-and extreme guides; VIX with the high-VIX threshold; the dark-pool ratio with its
-threshold. Rendered with the Agg backend (no display needed).
+call/put walls when the state has them, the next-day and 5-day 68%/90% ranges as bars
+past the last session and the key levels labelled at the right edge; RSI(14) with the
+state's oversold, overbought and extreme guides; VIX with the high-VIX threshold; the
+dark-pool ratio with its threshold. Rendered with the Agg backend (no display needed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 1000, 100
 TIER_MARKER = {1: "^", 2: "o", 3: "s"}
+#: Sessions past the last bar: the 5-day range, then room for the level labels; and how
+#: many sessions back the key-level lines start.
+RANGE_SESSIONS, LABEL_SESSIONS, LEVEL_SESSIONS = 5, 20, 25
+#: Smallest vertical gap between two level labels, as a share of the price axis.
+LABEL_GAP = 0.03
 
 
 def render_chart(history: History, state: MarketState) -> bytes:
@@ -90,6 +96,7 @@ def render_chart(history: History, state: MarketState) -> bytes:
                 zorder=5,
                 label=f"T{rule.tier} {rule.name}",
             )
+        forecast_overlay(price, x, state)
         price.legend(loc="upper left", fontsize=7, ncol=3, framealpha=0.8)
         price.grid(alpha=0.3)
 
@@ -122,6 +129,42 @@ def render_chart(history: History, state: MarketState) -> bytes:
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def forecast_overlay(ax, x, state: MarketState) -> None:  # type: ignore[no-untyped-def]
+    """The next-day and 5-day 68%/90% ranges as bars past the last session, and the key
+    levels as lines labelled to the right of them (all figures from the state)."""
+    import pandas as pd
+
+    if len(x) == 0:
+        return
+    last = x[-1]
+    half = pd.Timedelta(days=1.4)
+    for f, color in ((state.tomorrow, "#1b9e77"), (state.next_5_days, "#7570b3")):
+        if f.move is None:
+            continue
+        at = last + pd.offsets.BDay(f.horizon)
+        for band in sorted(f.move.bands, key=lambda b: -b.level):
+            alpha = 0.3 if band.level > 0.8 else 0.7
+            ax.fill_between([at - half, at + half], band.price_low, band.price_high,
+                            color=color, alpha=alpha, lw=0)  # fmt: skip
+        ax.plot([], [], color=color, lw=6, alpha=0.6,
+                label=f"{f.horizon}-day 68% / 90% range")  # fmt: skip
+    edge = last + pd.offsets.BDay(RANGE_SESSIONS + 1)
+    ax.plot([last, edge], [state.latest.close] * 2, color="black", lw=0.6, ls=":")
+    levels = sorted((lv for lv in state.key_levels if lv.kind != "range"), key=lambda v: v.price)
+    start = x[max(len(x) - LEVEL_SESSIONS, 0)]
+    low, high = ax.get_ylim()
+    gap = (high - low) * LABEL_GAP
+    placed: list[float] = []
+    for lv in levels:
+        ax.plot([start, edge], [lv.price, lv.price], color="#636363", lw=0.7, ls="--")
+        y = max(lv.price, placed[-1] + gap) if placed else lv.price
+        placed.append(y)
+        label = f"{lv.name} {lv.price:,.2f}"
+        ax.annotate(label, (edge, y), xytext=(4, 0), textcoords="offset points",
+                    fontsize=7, va="center", color="#404040")  # fmt: skip
+    ax.set_xlim(right=last + pd.offsets.BDay(RANGE_SESSIONS + LABEL_SESSIONS))
 
 
 def _series_panel(ax, x, values: np.ndarray, threshold: float, label: str, color: str) -> None:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from engine.errors import InputDataError, InsufficientHistoryError
 from engine.forecast import make_forecast
 from engine.frame import as_of_row
 from engine.indicators import TREND_SLOPE_LOOKBACK
+from engine.levels import key_levels
 from engine.prepared import Prepared, prepare
 from engine.rules import Playbook, explain, is_available
 from engine.state import (
@@ -255,7 +256,11 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
     rules = enrich_rule_states(prepared, _rule_states(prepared, pos), day)
     flavours = {r.name: r.flavour for r in prepared.playbook.rules}
     close = float(row["close"])
-    return MarketState(
+    forecasts = {
+        h: make_forecast(prepared.forecast, pos, h, rules, close, flavours, prepared.params)
+        for h in (1, 5)
+    }
+    state = MarketState(
         ticker=ticker,
         as_of=day,
         synthetic=any(p.synthetic for p in prov),
@@ -293,10 +298,12 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
         ),
         regime=_regime(prepared, pos, gex_note),
         rules=rules,
-        tomorrow=make_forecast(rules, 1, prepared.params, flavours),
-        next_5_days=make_forecast(rules, 5, prepared.params, flavours),
+        tomorrow=forecasts[1],
+        next_5_days=forecasts[5],
         warnings=_warnings(prepared, prov, day),
     )
+    levels = key_levels(close, state.tomorrow.move, state.indicators, state.regime.gex)
+    return state.model_copy(update={"key_levels": levels})
 
 
 def _trend_basis(row: pd.Series) -> str:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
 from engine.dataset import Dataset
 from engine.edge import forward_returns
+from engine.forecast import ForecastArrays, forecast_arrays
 from engine.frame import as_of_row
 from engine.indicators import compute_indicators
 from engine.rules import Playbook, evaluate_rules, load_playbook
@@ -72,6 +74,21 @@ class Prepared:
     ind: pd.DataFrame
     fires: pd.DataFrame
     fwd: pd.DataFrame
+
+    @cached_property
+    def forecast(self) -> ForecastArrays:
+        """The forecast pipeline over every row (:mod:`engine.forecast`), computed once.
+
+        Causal, so ``state_at`` reads one row of it and the walk-forward reads them all.
+        Computed on first use: an audit alone never pays for it.
+        """
+        return forecast_arrays(
+            self.dataset.frame,
+            self.fires,
+            self.fwd,
+            [r.name for r in self.playbook.rules],
+            self.params,
+        )
 
     @property
     def dates(self) -> pd.DatetimeIndex:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.series import Series
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Direction = Literal["bullish", "bearish"]
 Call = Literal["Bullish", "Bearish", "Neutral"]
@@ -34,6 +34,21 @@ Verdict = Literal[
     "no claim",
 ]
 Confidence = Literal["low", "medium", "high"]
+ConfidenceReason = Literal[
+    "short_history",  # too little history to measure anything yet
+    "no_rule_fired",  # the forecast is the base rate
+    "rules_carry_no_weight",  # the calibration slope is 0: no out-of-sample edge so far
+    "edge_within_uncertainty",  # |prob_up - base| is within call_z of its sds
+    "few_past_forecasts",  # too few past forecasts like today's to judge them
+    "record_below_base",  # past forecasts like today's did worse than the base rate
+    "record_not_clear",  # they did better, but the interval includes the base rate
+]
+Stance = Literal[
+    "no_edge", "slight_up", "lean_long", "bullish", "slight_down", "lean_defensive", "defensive"
+]
+RecordVsLabel = Literal["agrees", "no better", "contradicts", "no record"]
+VolModel = Literal["HAR-X", "HAR", "EWMA"]
+LevelKind = Literal["range", "bollinger", "average", "gamma"]
 
 
 class Frozen(BaseModel):
@@ -246,27 +261,141 @@ class RuleState(Frozen):
 
 
 class Driver(Frozen):
-    """A fired rule's contribution to a forecast."""
+    """A fired rule and its own measured record at the forecast's horizon.
+
+    Display only: the forecast uses the cell of fired rules (:mod:`engine.calibration`),
+    never a sum over rules. ``record_vs_label`` compares the record with the playbook's
+    label: "agrees" (the rule's win rate is at or above the base rate), "no better" (below
+    it, but the Wilson 95% interval includes it), "contradicts" (the interval lies
+    entirely below the base rate), "no record" (no completed case yet).
+    """
 
     rule: str
     tier: int
     direction: Direction
-    weight: float = Field(description="Relative weight in the aggregation")
-    n: int = Field(description="Sample size behind the estimate")
+    n: int = Field(description="Sample size behind the win rate (episodes at 5 days)")
     win_rate: float | None = Field(None, description="Measured win rate, fraction")
-    shrunk_prob_up: float = Field(description="Win rate shrunk toward the base rate")
+    base_win_rate: float | None = Field(None, description="Win rate of all days, fraction")
+    record_vs_label: RecordVsLabel = "no record"
+
+
+class Record(Frozen):
+    """The out-of-sample record of past forecasts like today's.
+
+    "Like today's": the same cell of fired rules and the same lean, on days when the
+    edge was larger than its uncertainty, whose outcome is known by the as-of day.
+    """
+
+    lean: Literal["up", "down"]
+    n: int = Field(description="Such past forecasts with a known outcome")
+    n_eff: float = Field(description="n deflated for overlapping windows")
+    hit_rate: float | None = Field(None, description="Share that went the lean's way")
+    base: float | None = Field(None, description="Mean base rate of the lean on those days")
+    interval: Interval | None = Field(None, description="Wilson 95% interval on n_eff")
+
+
+class RangeBand(Frozen):
+    """One central range of the move over the horizon."""
+
+    level: float = Field(description="Probability inside the range: 0.68 or 0.90")
+    return_low: float = Field(description="Simple return over the horizon, fraction")
+    return_high: float = Field(description="Simple return over the horizon, fraction")
+    price_low: float = Field(description="As-traded USD: close * (1 + return_low)")
+    price_high: float = Field(description="As-traded USD: close * (1 + return_high)")
+
+
+class MoveRange(Frozen):
+    """How far IWM may move over the horizon (:mod:`engine.volatility`)."""
+
+    horizon: int = Field(description="Trading days")
+    sigma: float = Field(description="Forecast sd of the h-day log return, fraction")
+    sigma_annualised: float = Field(description="sigma * sqrt(252 / horizon), fraction")
+    model: VolModel = Field(description="Volatility model used today")
+    quantiles: Literal["empirical", "normal"] = Field(
+        description="Range ends from past standardised returns, or normal quantiles"
+    )
+    quantile_n: int = Field(description="Standardised returns behind the quantiles")
+    bands: tuple[RangeBand, ...]
+
+    def band(self, level: float) -> RangeBand | None:
+        """The range at ``level`` (0.68 or 0.90), if present."""
+        return next((b for b in self.bands if abs(b.level - level) < 1e-9), None)
+
+
+class KeyLevel(Frozen):
+    """A price level that matters for the next session."""
+
+    name: str = Field(description="e.g. '68% high', 'BB upper', 'SMA50', 'GEX flip'")
+    kind: LevelKind
+    price: float = Field(description="USD, as traded")
+    distance: float = Field(description="price / close - 1, fraction")
+    distance_sigma: float | None = Field(
+        None, description="log(price / close) in units of tomorrow's sigma"
+    )
+
+
+def stance_of(call: Call, confidence: Confidence) -> Stance:
+    """The trading stance a call at a confidence supports (the strategy line's key)."""
+    if call == "Neutral":
+        return "no_edge"
+    up = call == "Bullish"
+    if confidence == "high":
+        return "bullish" if up else "defensive"
+    if confidence == "medium":
+        return "lean_long" if up else "lean_defensive"
+    return "slight_up" if up else "slight_down"
 
 
 class Forecast(Frozen):
+    """The engine's forecast for one horizon (:mod:`engine.forecast`).
+
+    ``stance`` is filled from ``call`` and ``confidence`` when omitted, and must agree
+    with them when given; medium or high confidence needs a Bullish or Bearish call.
+    """
+
     horizon: int = Field(description="Trading days ahead: 1 or 5")
     call: Call
     flavour: str = Field(description="Playbook-style label, e.g. 'Bullish Trend'")
-    prob_up: float = Field(ge=0.0, le=1.0, description="Probability of r_h > 0")
-    base_rate: float = Field(description="Unconditional P(r_h > 0) over the same span")
-    base_n: int
+    prob_up: float = Field(ge=0.0, le=1.0, description="Calibrated probability of r_h > 0")
+    base_rate: float = Field(description="Share of all known days with r_h > 0")
+    base_n: int = Field(description="Known days behind the base rate")
     confidence: Confidence
+    confidence_reason: ConfidenceReason | None = Field(
+        None, description="Why the confidence is low (None when medium or high)"
+    )
+    stance: Stance = Field(description="What the call at this confidence supports")
+    prob_up_raw: float | None = Field(
+        None, description="The cell's shrunk up-rate before calibration"
+    )
+    edge: float | None = Field(None, description="prob_up - base_rate, fraction")
+    edge_se: float | None = Field(None, description="Uncertainty (sd) of the edge, fraction")
+    calibration_slope: float | None = Field(
+        None, description="kappa in [0, 1]: 0 means the rules carry no weight"
+    )
+    cell: tuple[str, ...] = Field((), description="The rules fired today (the cell)")
+    cell_n: int = Field(0, description="Past days of this cell with a known outcome")
+    cell_n_eff: float = Field(0.0, description="cell_n deflated for overlapping windows")
+    cell_up_rate: float | None = Field(None, description="Share of those days that rose")
+    record: Record | None = Field(None, description="Past forecasts like today's")
     drivers: tuple[Driver, ...] = ()
+    move: MoveRange | None = Field(None, description="Ranges of the move; None early on")
     method: str = Field(description="One-line statement of how prob_up was formed")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_stance(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "call" in data and "confidence" in data:
+            stance = stance_of(data["call"], data["confidence"])
+            if data.get("stance") is None:
+                data = {**data, "stance": stance}
+            elif data["stance"] != stance:
+                raise ValueError(
+                    f"stance {data['stance']!r} does not match call {data['call']} at "
+                    f"{data['confidence']} confidence ({stance!r})"
+                )
+            if data["call"] == "Neutral" and data["confidence"] != "low":
+                raise ValueError("a Neutral forecast has low confidence")
+        return data
 
 
 class EngineParams(Frozen):
@@ -283,10 +412,43 @@ class EngineParams(Frozen):
     rsi_oversold: float = Field(30.0, description="RSI(14) at or below this is oversold")
     rsi_extreme_low: float = Field(25.0, description="RSI(14) at or below: extreme oversold")
     ffill_limit: int = Field(3, ge=0, description="Trading days an aux series is carried")
-    call_band: float = Field(0.03, description="|prob_up - base| needed for a call")
-    high_confidence_edge: float = Field(0.08, description="|prob_up - base| for 'high'")
-    high_confidence_n: int = Field(60, description="Effective cases needed for 'high'")
-    medium_confidence_n: int = Field(30, description="Effective cases needed for 'medium'")
+    # --- the forecast (engine.forecast, engine.calibration, engine.volatility) ---------
+    cell_prior_cases: float = Field(
+        50.0, gt=0, description="Pseudo-cases shrinking a cell's up-rate toward the base rate"
+    )
+    calibration_prior_sd: float = Field(
+        0.5, gt=0, description="Prior sd of the calibration slope (prior mean 0: no edge)"
+    )
+    call_z: float = Field(
+        1.96, gt=0, description="|prob_up - base| must exceed this many of its sds for a call"
+    )
+    min_history: int = Field(
+        250, ge=1, description="Known outcomes needed before any call or confidence"
+    )
+    record_min_n: float = Field(
+        30.0, gt=0, description="Effective past forecasts like today's needed for a call"
+    )
+    record_high_n: float = Field(
+        100.0, gt=0, description="Effective past forecasts like today's needed for 'high'"
+    )
+    medium_level: float = Field(
+        0.95, gt=0, lt=1, description="Wilson level whose lower bound must beat base: medium"
+    )
+    high_level: float = Field(
+        0.99, gt=0, lt=1, description="Wilson level whose lower bound must beat base: high"
+    )
+    ewma_lambda: float = Field(
+        0.94, gt=0, lt=1, description="Decay of the fallback EWMA volatility, per day"
+    )
+    vol_refit_every: int = Field(
+        21, ge=1, description="Trading days between refits of the HAR model and quantiles"
+    )
+    vol_min_fit: int = Field(
+        250, ge=30, description="Known rows needed to fit a HAR model or empirical quantiles"
+    )
+    quantile_window: int = Field(
+        1000, ge=100, description="Trailing rows of standardised returns for the quantiles"
+    )
 
 
 class MarketState(Frozen):
@@ -306,6 +468,9 @@ class MarketState(Frozen):
     rules: tuple[RuleState, ...]
     tomorrow: Forecast
     next_5_days: Forecast
+    key_levels: tuple[KeyLevel, ...] = Field(
+        (), description="Price levels for the next session, highest first"
+    )
     warnings: tuple[DataWarning, ...] = ()
 
     def rule(self, name: str) -> RuleState | None:

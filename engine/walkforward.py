@@ -1,45 +1,67 @@
-"""Walk-forward replay of the forecaster, and scoring forecasts beside two baselines.
+"""Walk-forward replay of the forecaster, and the scores that say whether it earns its words.
 
-The scoring is shared by the walk-forward replay below and the live forecast
-ledger (:mod:`sources.ledger`) so both report the same figures the same way.
+The replay reads the forecast pipeline (:func:`engine.forecast.forecast_arrays`, computed
+once and causal) on every day after the warm-up: day ``t``'s figures are those a state
+built on the data cut at ``t`` would show. The outcome ``r_h`` is used only for scoring.
+:func:`score` is shared with the live forecast ledger (:mod:`sources.ledger`), so both
+report the same figures the same way.
 
-Inputs per forecast: ``prob_up`` (the forecast's P(r_h > 0)), ``base_rate`` (the running
-unconditional P(r_h > 0) known on the forecast day), the ``call`` ("Bullish", "Bearish",
-"Neutral") and the realised outcome ``up`` (r_h > 0).
+Per horizon, over the days whose outcome is known:
 
-* hit rate: fraction of days whose direction (up when ``prob_up >= 0.5``) matched the
-  outcome, over every day, so it compares directly with the baselines; the *call* hit
-  rate counts only the days with a Bullish/Bearish call, beside their coverage;
-* Brier score: mean of ``(prob_up - up)^2``, lower is better (0.25 for a coin);
-* log-loss: mean of ``-log p(outcome)``, probabilities clipped to ``[1e-6, 1 - 1e-6]``,
-  in nats, lower is better (0.693 for a coin);
-* baselines: "base rate" forecasts ``base_rate`` every day; "always up" forecasts up
-  with certainty for the hit rate and, since a probability of 1 has an infinite
-  log-loss on any down day, ``prob_up = 1 - 1e-6`` for Brier and log-loss.
+* **verdict**: Brier of the forecast against the running base rate (the baseline to
+  beat), the mean difference ``(p - y)^2 - (b - y)^2`` with a paired moving-block
+  bootstrap 95% interval (:data:`BOOTSTRAP_BLOCK`-day blocks, which hold the overlap of
+  5-day windows and volatility clusters, :data:`BOOTSTRAP_RESAMPLES` resamples, seeded):
+  "beats" when the interval is below 0, "worse" when above, else "ties";
+* **skills**: hit rate (direction up when ``prob_up >= 0.5``), Brier and log-loss (nats,
+  probabilities clipped to ``[1e-6, 1 - 1e-6]``) of the forecast and of the base rate;
+  "always up" is scored on its hit rate only (a probability of one is no forecast);
+* **reliability** per confidence level and per decile of predicted P(up): predicted,
+  realised with a Wilson 95% interval, and for confidence levels the lean's hit rate
+  (the call, or the side of the base rate P(up) leans to) against the lean's base rate;
+  intervals use ``n / inflation(h)`` cases, since overlapping 5-day windows are not
+  independent (:func:`engine.causal.overlap_inflation`);
+* **coverage** of the 68% and 90% ranges (the realised log return inside the range),
+  their mean width, and the same for the volatility-only baseline: a constant band from
+  the trailing 1-year realised volatility with the same empirical quantiles
+  (:func:`engine.volatility.reference_arrays`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from engine.audit import PitCounts, forward_arrays, pit_counts
-from engine.edge import HORIZONS
+from engine.calibration import REASONS
+from engine.causal import FloatArray, overlap_inflation, wilson_bounds
 from engine.errors import InputDataError, InsufficientHistoryError
-from engine.forecast import make_forecast
-from engine.frame import as_of_row
+from engine.forecast import HorizonArrays
 from engine.prepared import Prepared
-from engine.state import Forecast, Frozen, HorizonStats, RuleState
-from engine.stats import independent_episodes
+from engine.state import Frozen, Interval
+from engine.volatility import (
+    MODELS,
+    RANGE_LEVELS,
+    MoveArrays,
+    VolSettings,
+    horizon_log_returns,
+    reference_arrays,
+)
 
 EPS = 1e-6
 MIN_WARMUP = 250
-BUCKETS: tuple[float, ...] = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 1.0)
+BOOTSTRAP_BLOCK = 21
+BOOTSTRAP_RESAMPLES = 2000
+DECILES = 10
+#: Decimals of the probabilities a state shows; the replay scores the same figures.
+PROB_DECIMALS = 4
+
+_CALL_NAMES = {0: "Neutral", 1: "Bullish", -1: "Bearish"}
+_CONFIDENCE_NAMES = ("low", "medium", "high")
 
 
 class Skill(Frozen):
@@ -47,18 +69,56 @@ class Skill(Frozen):
 
     name: str
     hit_rate: float | None
-    brier: float | None
-    log_loss: float | None
+    brier: float | None = None
+    log_loss: float | None = None
 
 
-class CalibrationBin(Frozen):
-    """Forecasts whose ``prob_up`` fell in ``[low, high)`` and how often the market rose."""
+class BrierVerdict(Frozen):
+    """Does the forecast beat the running base rate? Paired, with a bootstrap interval."""
 
-    low: float
-    high: float
     n: int
-    mean_prob: float | None
-    realized: float | None = Field(description="Fraction of these days that went up")
+    brier: float
+    base_brier: float
+    diff: float = Field(description="Mean Brier difference, forecast minus base rate")
+    diff_ci: Interval | None = Field(None, description="Moving-block bootstrap 95%")
+    log_loss: float
+    base_log_loss: float
+    outcome: Literal["beats", "ties", "worse"]
+
+
+class ReliabilityRow(Frozen):
+    """One group of forecasts: what they said and what happened."""
+
+    group: str = Field(description="'low', 'medium', 'high', or the decile number")
+    n: int
+    n_calls: int = 0
+    p_low: float
+    p_high: float
+    predicted: float = Field(description="Mean predicted P(up)")
+    realised: float = Field(description="Share of these days that went up")
+    realised_ci: Interval | None = Field(None, description="Wilson 95% on n / inflation")
+    base: float = Field(description="Mean running base rate on these days")
+    hit_rate: float | None = Field(None, description="Share that went the lean's way")
+    hit_ci: Interval | None = None
+    hit_base: float | None = Field(None, description="Mean base rate of the lean")
+
+
+class CoverageRow(Frozen):
+    """How often the realised move fell inside a range, beside the constant band."""
+
+    level: float
+    n: int
+    coverage: float | None
+    mean_width: float | None = Field(None, description="Mean width, log-return units")
+    ref_n: int = 0
+    ref_coverage: float | None = None
+    ref_width: float | None = None
+    width_ratio: float | None = Field(None, description="Mean width / constant band's")
+
+
+class Count(Frozen):
+    name: str
+    n: int
 
 
 class HorizonScore(Frozen):
@@ -68,56 +128,141 @@ class HorizonScore(Frozen):
     call_hit_rate: float | None = Field(None, description="Right direction, calls only")
     model: Skill
     baselines: tuple[Skill, ...]
-    calibration: tuple[CalibrationBin, ...]
+    verdict: BrierVerdict | None = None
+    by_confidence: tuple[ReliabilityRow, ...] = ()
+    deciles: tuple[ReliabilityRow, ...] = ()
+    coverage: tuple[CoverageRow, ...] = ()
+    reasons: tuple[Count, ...] = Field((), description="Why-low reasons, days each")
+    vol_models: tuple[Count, ...] = Field((), description="Volatility model, days each")
 
 
-def _skill(name: str, prob: npt.NDArray[np.float64], up: npt.NDArray[np.bool_]) -> Skill:
+def _skill(name: str, prob: FloatArray, y: FloatArray, *, probabilistic: bool = True) -> Skill:
     if prob.size == 0:
-        return Skill(name=name, hit_rate=None, brier=None, log_loss=None)
-    y = up.astype(np.float64)
+        return Skill(name=name, hit_rate=None)
+    hit = float(((prob >= 0.5) == (y > 0.5)).mean())
+    if not probabilistic:
+        return Skill(name=name, hit_rate=hit)
     p = np.clip(prob, EPS, 1.0 - EPS)
     return Skill(
         name=name,
-        hit_rate=float(((prob >= 0.5) == up).mean()),
+        hit_rate=hit,
         brier=float(np.mean((prob - y) ** 2)),
         log_loss=float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))),
     )
 
 
+def brier_verdict(p: FloatArray, b: FloatArray, y: FloatArray, seed: int = 0) -> BrierVerdict:
+    """The paired Brier comparison of the module docstring (``n >= 1``).
+
+    Each resample is the mean of ``ceil(n / block)`` randomly started blocks, computed
+    from the block means of a cumulative sum, so 2,000 resamples of 6,000 days take
+    milliseconds.
+    """
+    d = (p - y) ** 2 - (b - y) ** 2
+    n = int(d.size)
+    ci = None
+    if n >= 2:
+        block = min(BOOTSTRAP_BLOCK, n)
+        c = np.concatenate([[0.0], np.cumsum(d)])
+        block_means = (c[block:] - c[:-block]) / block
+        rng = np.random.default_rng(seed)
+        starts = rng.integers(0, n - block + 1, size=(BOOTSTRAP_RESAMPLES, -(-n // block)))
+        lo, hi = np.percentile(block_means[starts].mean(axis=1), [2.5, 97.5])
+        ci = Interval(low=float(lo), high=float(hi))
+    model, base = _skill("forecast", p, y), _skill("base rate", b, y)
+    outcome: Literal["beats", "ties", "worse"] = "ties"
+    if ci is not None and ci.high < 0:
+        outcome = "beats"
+    elif ci is not None and ci.low > 0:
+        outcome = "worse"
+    return BrierVerdict(
+        n=n,
+        brier=model.brier or 0.0,
+        base_brier=base.brier or 0.0,
+        diff=float(d.mean()),
+        diff_ci=ci,
+        log_loss=model.log_loss or 0.0,
+        base_log_loss=base.log_loss or 0.0,
+        outcome=outcome,
+    )
+
+
+def _interval(share: float, n_eff: float) -> Interval | None:
+    if n_eff <= 0:
+        return None
+    lo, hi = wilson_bounds(share, n_eff)
+    return Interval(low=float(lo), high=float(hi))
+
+
+def _row(
+    group: str, m: npt.NDArray[np.bool_], p: FloatArray, b: FloatArray, y: FloatArray,
+    calls: npt.NDArray[np.int8], inflation: float, *, lean_hits: bool,
+) -> ReliabilityRow:  # fmt: skip
+    n = int(m.sum())
+    realised = float(y[m].mean())
+    hit = hit_ci = hit_base = None
+    if lean_hits:
+        lean = np.where(calls[m] != 0, calls[m], np.where(p[m] >= b[m], 1, -1))
+        hits = np.where(lean > 0, y[m], 1.0 - y[m])
+        hit = float(hits.mean())
+        hit_ci = _interval(hit, n / inflation)
+        hit_base = float(np.where(lean > 0, b[m], 1.0 - b[m]).mean())
+    return ReliabilityRow(
+        group=group,
+        n=n,
+        n_calls=int((calls[m] != 0).sum()),
+        p_low=float(p[m].min()),
+        p_high=float(p[m].max()),
+        predicted=float(p[m].mean()),
+        realised=realised,
+        realised_ci=_interval(realised, n / inflation),
+        base=float(b[m].mean()),
+        hit_rate=hit,
+        hit_ci=hit_ci,
+        hit_base=hit_base,
+    )
+
+
 def score(
     horizon: int,
-    prob_up: Sequence[float] | npt.NDArray[np.float64],
-    base_rate: Sequence[float] | npt.NDArray[np.float64],
+    prob_up: Sequence[float] | FloatArray,
+    base_rate: Sequence[float] | FloatArray,
     calls: Sequence[str],
     up: Sequence[bool] | npt.NDArray[np.bool_],
-    buckets: Sequence[float] = BUCKETS,
+    *,
+    confidence: Sequence[str] | None = None,
+    seed: int = 0,
 ) -> HorizonScore:
-    """Score forecasts with known outcomes (see the module docstring for definitions)."""
+    """Score forecasts with known outcomes (definitions in the module docstring).
+
+    ``confidence`` (one level per forecast) adds the reliability table per level.
+    """
     p = np.asarray(prob_up, dtype=np.float64)
     b = np.asarray(base_rate, dtype=np.float64)
-    y = np.asarray(up, dtype=bool)
-    c = np.asarray(list(calls), dtype=object)
-    directional = (c == "Bullish") | (c == "Bearish")
+    y = np.asarray(up, dtype=bool).astype(np.float64)
+    names = np.asarray(list(calls), dtype=object)
+    code = np.where(names == "Bullish", 1, np.where(names == "Bearish", -1, 0)).astype(np.int8)
+    directional = code != 0
     n_calls = int(directional.sum())
     call_hit = None
     if n_calls:
-        right = ((c == "Bullish") & y) | ((c == "Bearish") & ~y)
+        right = np.where(code > 0, y, 1.0 - y)
         call_hit = float(right[directional].mean())
-    bins = []
-    edges = list(buckets)
-    for i, (lo, hi) in enumerate(itertools.pairwise(edges)):
-        last = i == len(edges) - 2
-        m = (p >= lo) & ((p <= hi) if last else (p < hi))
-        k = int(m.sum())
-        bins.append(
-            CalibrationBin(
-                low=lo,
-                high=hi,
-                n=k,
-                mean_prob=float(p[m].mean()) if k else None,
-                realized=float(y[m].mean()) if k else None,
-            )
-        )
+    inflation = overlap_inflation(horizon)
+    by_confidence: list[ReliabilityRow] = []
+    if confidence is not None and p.size:
+        levels = np.asarray(list(confidence), dtype=object)
+        for level in _CONFIDENCE_NAMES:
+            m = levels == level
+            if m.any():
+                by_confidence.append(_row(level, m, p, b, y, code, inflation, lean_hits=True))
+    deciles: list[ReliabilityRow] = []
+    order = np.argsort(p, kind="stable")
+    for i, part in enumerate(np.array_split(order, DECILES) if p.size else []):
+        if part.size:
+            m = np.zeros(p.size, dtype=bool)
+            m[part] = True
+            deciles.append(_row(str(i + 1), m, p, b, y, code, inflation, lean_hits=False))
     return HorizonScore(
         horizon=horizon,
         n=int(p.size),
@@ -126,10 +271,44 @@ def score(
         model=_skill("forecast", p, y),
         baselines=(
             _skill("base rate", b, y),
-            _skill("always up", np.full(p.size, 1.0 - EPS), y),
+            _skill("always up", np.ones(p.size), y, probabilistic=False),
         ),
-        calibration=tuple(bins),
+        verdict=brier_verdict(p, b, y, seed) if p.size else None,
+        by_confidence=tuple(by_confidence),
+        deciles=tuple(deciles),
     )
+
+
+def coverage(
+    outcome: FloatArray, move: MoveArrays, reference: MoveArrays, mask: npt.NDArray[np.bool_]
+) -> tuple[CoverageRow, ...]:
+    """Coverage and mean width of each range over ``mask`` rows with a known outcome and a
+    range, beside the reference band on the rows where both exist (paired widths)."""
+    m = mask & np.isfinite(outcome) & np.isfinite(move.sd)
+    paired = m & np.isfinite(reference.sd)
+    rows = []
+    for level in RANGE_LEVELS:
+        lo, hi = move.bounds(level)
+        rlo, rhi = reference.bounds(level)
+        inside = (outcome >= lo) & (outcome <= hi)
+        ref_inside = (outcome >= rlo) & (outcome <= rhi)
+        width, ref_width = hi - lo, rhi - rlo
+        has, has_ref = bool(m.any()), bool(paired.any())
+        rows.append(
+            CoverageRow(
+                level=level,
+                n=int(m.sum()),
+                coverage=float(inside[m].mean()) if has else None,
+                mean_width=float(width[m].mean()) if has else None,
+                ref_n=int(paired.sum()),
+                ref_coverage=float(ref_inside[paired].mean()) if has_ref else None,
+                ref_width=float(ref_width[paired].mean()) if has_ref else None,
+                width_ratio=float(width[paired].mean() / ref_width[paired].mean())
+                if has_ref
+                else None,
+            )
+        )
+    return tuple(rows)
 
 
 # --------------------------------------------------------------------------- replay
@@ -143,6 +322,8 @@ class WalkDay(Frozen):
     prob_up: float
     base_rate: float
     call: str
+    confidence: str = "low"
+    sigma: float | None = Field(None, description="Forecast sd of the h-day log return")
     realized_return: float | None = Field(None, description="r_h from date; None at the end")
 
 
@@ -157,22 +338,50 @@ class WalkForward(Frozen):
     notes: tuple[str, ...] = ()
 
 
-Forecaster = Callable[[Prepared, dt.date], Sequence[Forecast]]
+def _counts(names: Sequence[str | None], codes: npt.NDArray[np.int8]) -> tuple[Count, ...]:
+    tally = np.bincount(codes.astype(np.int64), minlength=len(names))
+    return tuple(Count(name=str(n), n=int(k)) for n, k in zip(names, tally, strict=False) if k)
+
+
+def _score_horizon(
+    a: HorizonArrays, prepared: Prepared, rows: npt.NDArray[np.bool_]
+) -> HorizonScore:
+    h = a.horizon
+    known = rows & ~np.isnan(a.up)
+    p = np.round(a.p, PROB_DECIMALS)
+    b = np.round(a.base, PROB_DECIMALS)
+    code = a.decisions.call
+    s = score(
+        h,
+        p[known],
+        b[known],
+        [_CALL_NAMES[c] for c in code[known].tolist()],
+        a.up[known] > 0.5,
+        confidence=[_CONFIDENCE_NAMES[c] for c in a.decisions.confidence[known].tolist()],
+    )
+    vs = VolSettings.of(prepared.params)
+    adj = prepared.dataset.frame["adj_close"].to_numpy(dtype=np.float64)
+    low = a.decisions.confidence[known] == 0
+    with_model = known & (a.move.model >= 0)
+    return s.model_copy(
+        update={
+            "coverage": coverage(
+                horizon_log_returns(adj, h), a.move, reference_arrays(adj, h, vs), rows
+            ),
+            "reasons": _counts([r or "earned" for r in REASONS], a.decisions.reason[known][low]),
+            "vol_models": _counts(MODELS, a.move.model[with_model]),
+        }
+    )
 
 
 def walk_forward(
-    prepared: Prepared,
-    *,
-    warmup: int = MIN_WARMUP,
-    forecaster: Forecaster | None = None,
-    notes: Sequence[str] = (),
+    prepared: Prepared, *, warmup: int = MIN_WARMUP, notes: Sequence[str] = ()
 ) -> WalkForward:
-    """Replay the forecaster on every day after ``warmup`` days, expanding window.
+    """Replay the forecaster on every day after ``warmup`` days and score it.
 
-    Each day's forecast comes from ``forecaster(prepared, day)`` (default:
-    :func:`fast_forecaster`, equal to ``state_at``'s forecasts at a hundredth of the
-    cost), which sees only windows closed by that day; the outcome is the forward return
-    ``r_h`` from ``prepared.fwd``, used only for scoring.
+    Each day's forecast is row ``t`` of ``prepared.forecast`` (what ``state_at`` shows on
+    that day); the outcome is the forward return ``r_h`` from ``prepared.fwd``. Caveats
+    of the inputs (a stand-in series, synthetic data) come first in ``notes``.
     """
     if warmup < MIN_WARMUP:
         raise InputDataError(f"the walk-forward needs at least {MIN_WARMUP} warm-up days")
@@ -184,116 +393,47 @@ def walk_forward(
             if len(dates)
             else "the walk-forward needs data; none was given"
         )
-    fc = forecaster or fast_forecaster(prepared)
-    fwd = forward_arrays(prepared.fwd)
+    arrays = prepared.forecast
+    rows = np.arange(len(dates)) >= warmup
     days: list[WalkDay] = []
-    for t in range(warmup, len(dates)):
-        day = dates[t].date()
-        for f in fc(prepared, day):
-            r = fwd[f.horizon][t]
+    day_list = [d.date() for d in dates[warmup:]]
+    scores = []
+    for h in sorted(arrays.horizons):
+        a = arrays.horizons[h]
+        r = prepared.fwd[f"r{h}"].to_numpy(dtype=np.float64)[warmup:]
+        p = np.round(a.p[warmup:], PROB_DECIMALS).tolist()
+        b = np.round(a.base[warmup:], PROB_DECIMALS).tolist()
+        calls = a.decisions.call[warmup:].tolist()
+        conf = a.decisions.confidence[warmup:].tolist()
+        sd = a.move.sd[warmup:].tolist()
+        for i, day in enumerate(day_list):
             days.append(
-                WalkDay(
+                WalkDay.model_construct(
                     date=day,
-                    horizon=f.horizon,
-                    prob_up=f.prob_up,
-                    base_rate=f.base_rate,
-                    call=f.call,
-                    realized_return=None if np.isnan(r) else float(r),
+                    horizon=h,
+                    prob_up=p[i],
+                    base_rate=b[i],
+                    call=_CALL_NAMES[calls[i]],
+                    confidence=_CONFIDENCE_NAMES[conf[i]],
+                    sigma=sd[i] if np.isfinite(sd[i]) else None,
+                    realized_return=None if np.isnan(r[i]) else float(r[i]),
                 )
             )
+        scores.append(_score_horizon(a, prepared, rows))
+    days.sort(key=lambda d: d.date)
     return WalkForward(
         first_date=dates[warmup].date(),
         last_date=dates[-1].date(),
         warmup=warmup,
         days=tuple(days),
-        scores=score_days(days),
-        notes=tuple(notes),
+        scores=tuple(scores),
+        notes=(*_input_notes(prepared), *notes),
     )
 
 
-def score_days(days: Sequence[WalkDay]) -> tuple[HorizonScore, ...]:
-    """Scores per horizon over the days whose outcome is known."""
-    out = []
-    for h in sorted({d.horizon for d in days}):
-        ds = [d for d in days if d.horizon == h and d.realized_return is not None]
-        out.append(
-            score(
-                h,
-                [d.prob_up for d in ds],
-                [d.base_rate for d in ds],
-                [d.call for d in ds],
-                [d.realized_return is not None and d.realized_return > 0 for d in ds],
-            )
-        )
+def _input_notes(prepared: Prepared) -> tuple[str, ...]:
+    provenance = prepared.dataset.provenance
+    out = [f"{p.series}: {p.note}" for p in provenance if p.note]
+    if any(p.synthetic for p in provenance):
+        out.append("synthetic demo data: these figures say nothing about the real market")
     return tuple(out)
-
-
-def fast_forecaster(prepared: Prepared) -> Forecaster:
-    """A forecaster equal to ``state_at``'s forecasts, built once for the whole history.
-
-    ``state_at`` measures every rule up to the day and hands the records to
-    :func:`engine.forecast.make_forecast`. Here the point-in-time counts for every day
-    come from cumulative sums (:func:`engine.audit.pit_counts`; episodes likewise, since
-    greedy episodes up to a day are a prefix of the greedy episodes over all days), so
-    a day costs one ``make_forecast`` call instead of a full state. The forecast only
-    reads counts, win rates and the base rate, which this reproduces exactly; a test
-    checks it against ``state_at`` on sampled days.
-    """
-    dates = prepared.dates
-    specs = prepared.playbook.rules
-    flavours = {r.name: r.flavour for r in specs}
-    params = prepared.params
-    fwd = forward_arrays(prepared.fwd)
-    fired_now: dict[str, npt.NDArray[np.bool_]] = {}
-    tables: dict[tuple[str, int], tuple[PitCounts, npt.NDArray[np.int64]]] = {}
-    for spec in specs:
-        col = prepared.fires[spec.name] if spec.name in prepared.fires.columns else None
-        f = (
-            np.zeros(len(dates), dtype=bool)
-            if col is None
-            else col.fillna(False).to_numpy(dtype=bool)
-        )
-        fired_now[spec.name] = f
-        for h in HORIZONS:
-            r = fwd[h]
-            pc = pit_counts(f, r, h, spec.direction)
-            marks = np.zeros(len(dates), dtype=np.int64)
-            marks[independent_episodes(np.flatnonzero(f & ~np.isnan(r)), h)] = 1
-            eps = np.zeros(len(dates), dtype=np.int64)
-            eps[h:] = np.cumsum(marks)[: len(dates) - h]
-            tables[(spec.name, h)] = (pc, eps)
-
-    def forecast(_: Prepared, day: dt.date) -> Sequence[Forecast]:
-        t = as_of_row(dates, day)
-        rules = []
-        for spec in specs:
-            hs = []
-            for h in HORIZONS:
-                pc, eps = tables[(spec.name, h)]
-                n, base_n = int(pc.n[t]), int(pc.base_n[t])
-                hs.append(
-                    HorizonStats.model_construct(
-                        horizon=h,
-                        n_fired=n,
-                        n_episodes=int(eps[t]),
-                        wins=int(pc.wins[t]),
-                        win_rate=int(pc.wins[t]) / n if n else None,
-                        base_n=base_n,
-                        base_win_rate=int(pc.base_wins[t]) / base_n if base_n else None,
-                    )
-                )
-            rules.append(
-                RuleState.model_construct(
-                    name=spec.name,
-                    tier=spec.tier,
-                    direction=spec.direction,
-                    signal="",
-                    rationale="",
-                    available=True,
-                    fired=bool(fired_now[spec.name][t]),
-                    stats=tuple(hs),
-                )
-            )
-        return tuple(make_forecast(rules, h, params, flavours) for h in HORIZONS)
-
-    return forecast

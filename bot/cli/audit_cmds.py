@@ -4,8 +4,11 @@
   rate, lift, mean/median with block-bootstrap intervals, p and BH q, claim, verdict),
   then the same split by regime; ``--json`` prints the table as JSON, ``--plot FILE``
   writes a PNG chart.
-* ``walkforward`` replays the forecaster over the history and scores it beside the
-  base-rate and always-up baselines, with a calibration table.
+* ``walkforward`` replays the forecaster over the history and scores it: a verdict per
+  horizon against the running base rate (Brier difference with a block-bootstrap
+  interval), the skills beside the baselines, reliability per confidence level and per
+  decile, and the ranges' coverage beside a constant 1-year volatility band;
+  ``--plot FILE`` draws the reliability diagram and the coverage.
 * ``scorecard`` shows the live track record kept in the forecast ledger.
 
 Handlers stay thin: the data options come from the forecast commands, the work from
@@ -40,10 +43,18 @@ def print_audit(table: AuditTable, out: Console) -> None:
 
 
 def print_scores(scores: tuple[HorizonScore, ...], title: str, out: Console) -> None:
+    for line in tables.verdict_lines(scores):
+        out.print(line, markup=False)
     print_table(out, tables.scores_table(scores, title))
     for line in tables.call_lines(scores):
-        out.print(line)
+        out.print(line, markup=False)
+    if any(s.by_confidence for s in scores):
+        print_table(out, tables.confidence_table(scores))
     print_table(out, tables.calibration_table(scores))
+    if any(s.coverage for s in scores):
+        print_table(out, tables.coverage_table(scores))
+    for line in tables.reason_lines(scores):
+        out.print(line, markup=False)
 
 
 def print_walkforward(wf: WalkForward, out: Console) -> None:
@@ -96,6 +107,12 @@ def _cmd_walkforward(args: argparse.Namespace, settings: Settings) -> int:
         print(wf.model_dump_json(indent=2, exclude={"days"}))
     else:
         print_walkforward(wf, console())
+    if args.plot:
+        from bot.walkforward_plot import write_walkforward_plot
+
+        path = write_walkforward_plot(wf, Path(args.plot))
+        if not args.json:
+            print(f"chart written to {path}")
     return 0
 
 
@@ -127,6 +144,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_data_options(p, as_of=False)
     p.add_argument("--warmup", type=int, default=250, help="warm-up trading days (>= 250)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.add_argument(
+        "--plot", metavar="FILE", help="also write the reliability and coverage chart (PNG)"
+    )
     p.set_defaults(func=_cmd_walkforward)
 
     p = sub.add_parser(

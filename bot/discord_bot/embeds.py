@@ -10,6 +10,7 @@ from __future__ import annotations
 import discord
 
 from bot.narrator.models import Report
+from bot.views.fmt import num
 from engine.state import MarketState, WarningCode
 
 #: Warnings a reader of the footer must see: the data is behind.
@@ -78,12 +79,21 @@ def text_embeds(
 def report_embeds(report: Report) -> list[discord.Embed]:
     state = report.state
     title = (
-        f"{state.ticker} forecast: {state.tomorrow.call} tomorrow, "
+        f"{state.ticker} forecast: {state.tomorrow.call} tomorrow{_range_note(state)}, "
         f"{state.next_5_days.flavour} over 5 days"
     )
     return text_embeds(
         title, report.text, colour=COLOURS[state.next_5_days.call], footer=footer_text(state)
     )
+
+
+def _range_note(state: MarketState) -> str:
+    """' (68% range 227.35-231.01)' for tomorrow, or '' before there is a range."""
+    move = state.tomorrow.move
+    band = move.band(0.68) if move is not None else None
+    if band is None:
+        return ""
+    return f" (68% range {num(band.price_low)}-{num(band.price_high)})"
 
 
 def batches(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:

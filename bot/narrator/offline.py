@@ -2,8 +2,11 @@
 
 It explains the engine's calls the way an analyst would: which signal leads, what its
 measured record is (always with its sample size), whether the playbook's claim holds on
-this data, what the regime means for ranges, and a strategy that fits the call. Wording
-comes from ``prompts/report_phrases.toml``; every figure comes from the state.
+this data, how the set of fired rules became P(up), why the call and the confidence are
+what they are, and what the regime means for ranges. The strategy line is the one of the
+engine's stance (the call at its confidence, :func:`engine.state.stance_of`) with the
+range prices; the narrator never decides a call, a confidence or a stance. Wording comes
+from ``prompts/report_phrases.toml``; every figure comes from the state.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 from bot.narrator.models import ForecastNarrative, Narration
 from bot.views.fmt import num, pct, pct_interval, usd
-from bot.views.report import claim_text, phrases
+from bot.views.report import claim_text, phrases, why_low
 from engine.state import Forecast, MarketState, RuleState
 
 
@@ -40,7 +43,7 @@ class OfflineNarrator:
 
 
 def _driver_rules(state: MarketState, forecast: Forecast) -> list[RuleState]:
-    """Fired rules in order of influence: tier first, then sample size."""
+    """Fired rules in display order: tier first, then sample size."""
     order = {d.rule: (d.tier, -d.n) for d in forecast.drivers}
     rules = [r for r in state.rules if r.name in order]
     return sorted(rules, key=lambda r: order[r.name])
@@ -98,17 +101,45 @@ def _explain(state: MarketState, forecast: Forecast, *, with_context: bool = Fal
         if len(rules) > 1:
             names = ", ".join(f"`{r.name}` (Tier {r.tier})" for r in rules[1:])
             parts.append(o["other_drivers"].format(names=names))
-        parts.append(
-            o["combined"].format(
+        parts.extend(_decision(forecast, o, span))
+    if with_context:
+        parts.extend(_context(state, o))
+    return " ".join(p for p in parts if p)
+
+
+def _decision(forecast: Forecast, o: dict[str, Any], span: str) -> list[str]:
+    """How the cell of fired rules became P(up), then the call and the confidence."""
+    cell = " + ".join(f"`{name}`" for name in forecast.cell)
+    base = pct(forecast.base_rate)
+    if forecast.cell_n == 0 or forecast.cell_up_rate is None:
+        out = [o["cell_new"].format(cell=cell, base=base)]
+    else:
+        out = [
+            o["cell"].format(
+                cell=cell,
+                span=span,
+                rate=pct(forecast.cell_up_rate),
+                n=forecast.cell_n,
+                n_eff=num(forecast.cell_n_eff, 0),
                 prob=pct(forecast.prob_up),
-                base=pct(forecast.base_rate),
+                base=base,
+            )
+        ]
+    record = forecast.record
+    if forecast.call != "Neutral" and record is not None and record.hit_rate is not None:
+        # a call stands only on a record of past forecasts like today's (engine.calibration)
+        out.append(
+            o["call_earned"].format(
+                hit=pct(record.hit_rate),
+                n=record.n,
+                record_base=pct(record.base),
                 call=forecast.call,
                 confidence=forecast.confidence,
             )
         )
-    if with_context:
-        parts.extend(_context(state, o))
-    return " ".join(p for p in parts if p)
+    else:
+        out.append(o["call_low"].format(call=forecast.call, reason=why_low(forecast)))
+    return out
 
 
 def _context(state: MarketState, o: dict[str, Any]) -> list[str]:
@@ -130,20 +161,17 @@ def _context(state: MarketState, o: dict[str, Any]) -> list[str]:
 
 
 def _strategy(state: MarketState) -> tuple[str, str]:
+    """The strategy line for the stance of the forecast that leads: the 5-day one, or
+    tomorrow's when the 5-day forecast is Neutral and tomorrow's is not."""
     st = phrases()["strategy"]
-    call = state.next_5_days.call
-    if call == "Neutral" and state.tomorrow.call != "Neutral":
-        call = state.tomorrow.call
-    atr = num(state.indicators.atr14)
-    if call == "Bullish" and state.regime.gex.regime == "negative":
-        title, text = st["bullish_negative_gamma_title"], st["bullish_negative_gamma"]
-    elif call == "Bullish":
-        title, text = st["bullish_title"], st["bullish"]
-    elif call == "Bearish":
-        title, text = st["bearish_title"], st["bearish"]
-    else:
-        title, text = st["neutral_title"], st["neutral"]
-    sentences = [str(text).format(atr=atr)]
+    lead = state.next_5_days
+    if lead.call == "Neutral" and state.tomorrow.call != "Neutral":
+        lead = state.tomorrow
+    entry = st[lead.stance]
+    sentences = [str(entry["text"])]
+    prices = _range_prices(state, lead)
+    if prices is not None:
+        sentences.append(str(entry["levels"]).format(span=st[f"span_{lead.horizon}"], **prices))
     contradicted = [
         f"`{r.name}`"
         for r in state.fired_rules
@@ -154,4 +182,18 @@ def _strategy(state: MarketState) -> tuple[str, str]:
         sentences.append(st[key].format(names=", ".join(contradicted)))
     if state.synthetic:
         sentences.append(st["synthetic"])
-    return str(title), " ".join(sentences)
+    return str(entry["title"]), " ".join(sentences)
+
+
+def _range_prices(state: MarketState, lead: Forecast) -> dict[str, str] | None:
+    """The range prices a strategy line may name: the leading forecast's 68% and 90%
+    ends, and each horizon's 68% ends; None when a range is missing."""
+    out: dict[str, str] = {}
+    for key, f in (("", lead), ("_1", state.tomorrow), ("_5", state.next_5_days)):
+        if f.move is None:
+            return None
+        for band in f.move.bands:
+            level = f"{band.level * 100:.0f}"
+            out[f"low{level}{key}"] = num(band.price_low)
+            out[f"high{level}{key}"] = num(band.price_high)
+    return out

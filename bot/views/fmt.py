@@ -34,6 +34,11 @@ def pp(x: float | None, digits: int = 1) -> str:
     return f"{x * 100:+.{digits}f}pp" if _ok(x) else NA  # type: ignore[operator]
 
 
+def signed_num(x: float | None, digits: int = 2) -> str:
+    """A signed plain number such as a score difference: 1.1e-05 -> '+0.000011' (6)."""
+    return f"{x:+,.{digits}f}" if _ok(x) else NA
+
+
 def num(x: float | None, digits: int = 2) -> str:
     """A plain number such as a price or an index level: 229.1787 -> '229.18'."""
     return f"{x:,.{digits}f}" if _ok(x) else NA

@@ -16,7 +16,7 @@ from typing import Any
 import prompts
 from bot.narrator.models import ForecastNarrative
 from bot.views.fmt import NA, num, pct, pct_interval, signed_pct, usd
-from engine.state import HorizonStats, MarketState, RuleState, WarningCode
+from engine.state import Forecast, HorizonStats, MarketState, RuleState, WarningCode
 
 
 def phrases() -> dict[str, Any]:
@@ -164,11 +164,118 @@ def signal_lines(state: MarketState) -> list[str]:
     ]
 
 
+def forecast_at(state: MarketState, horizon: int) -> Forecast:
+    """The state's forecast for ``horizon`` trading days (1 or 5)."""
+    return state.tomorrow if horizon == 1 else state.next_5_days
+
+
+def why_low(forecast: Forecast) -> str:
+    """Why the confidence is low, in one phrase ("" when it is not low)."""
+    if forecast.confidence_reason is None:
+        return ""
+    return str(phrases()["why_low"][forecast.confidence_reason])
+
+
 def odds_text(state: MarketState, horizon: int) -> str:
-    f = state.tomorrow if horizon == 1 else state.next_5_days
-    return str(phrases()["render"]["odds"]).format(
-        prob=pct(f.prob_up), base=pct(f.base_rate), confidence=f.confidence
+    """P(up) against the base rate, the confidence and, when low, why."""
+    p = phrases()["render"]
+    f = forecast_at(state, horizon)
+    reason = why_low(f)
+    return str(p["odds"]).format(
+        prob=pct(f.prob_up),
+        base=pct(f.base_rate),
+        confidence=f.confidence,
+        why=p["odds_why"].format(reason=reason) if reason else "",
     )
+
+
+def range_text(forecast: Forecast) -> str:
+    """The 68% and 90% ranges of the move, as prices and returns, with the sigma."""
+    p = phrases()["render"]
+    span = phrases()["spans"][f"h{forecast.horizon}"]
+    move = forecast.move
+    if move is None:
+        return str(p["range_none"]).format(span=span)
+    parts = []
+    for band in move.bands:
+        parts.append(
+            p["range_band"].format(
+                level=pct(band.level),
+                low=num(band.price_low),
+                high=num(band.price_high),
+                return_low=signed_pct(band.return_low),
+                return_high=signed_pct(band.return_high),
+            )
+        )
+    return str(p["range"]).format(
+        span=span,
+        bands="; ".join(parts),
+        sigma=pct(move.sigma, 2),
+        model=move.model,
+        quantiles=p["range_normal"] if move.quantiles == "normal" else "",
+    )
+
+
+def label_notes(forecast: Forecast) -> list[str]:
+    """A sentence for each fired rule whose measured record disagrees with its label."""
+    p = phrases()["render"]
+    h = forecast.horizon
+    out = []
+    for d in forecast.drivers:
+        if d.record_vs_label not in ("no better", "contradicts"):
+            continue
+        key = "label_contradicts" if d.record_vs_label == "contradicts" else "label_no_better"
+        out.append(
+            p[key].format(
+                name=d.rule,
+                direction=d.direction,
+                span=phrases()["offline"][f"span_{h}"],
+                verb=p["verb_bullish"] if d.direction == "bullish" else p["verb_bearish"],
+                win_rate=pct(d.win_rate),
+                n=d.n,
+                unit=phrases()["offline"]["unit_episodes"] if h > 1 else "",
+                base=pct(d.base_win_rate),
+            )
+        )
+    return out
+
+
+def forecast_details(state: MarketState, horizon: int) -> str:
+    """The lines under a forecast's headline: its range, then the label-vs-record notes."""
+    f = forecast_at(state, horizon)
+    lines = [range_text(f), *(phrases()["render"]["label_note"].format(text=t)
+                              for t in label_notes(f))]  # fmt: skip
+    return "".join(f"{line}\n" for line in lines)
+
+
+def key_levels_text(state: MarketState) -> str:
+    """Tomorrow's key levels from the highest price to the lowest, the close among them."""
+    p = phrases()["render"]
+    if not state.key_levels:
+        return str(p["levels_none"])
+    close = state.latest.close
+    items: list[str] = []
+    marked = False
+    for lv in state.key_levels:
+        if not marked and lv.price < close:
+            items.append(p["levels_close"].format(close=num(close)))
+            marked = True
+        sigma = (
+            p["level_sigma"].format(sigma=num(lv.distance_sigma, 1))
+            if lv.distance_sigma is not None
+            else ""
+        )
+        items.append(
+            p["level"].format(
+                price=num(lv.price),
+                name=lv.name,
+                distance=signed_pct(lv.distance),
+                sigma=sigma,
+            )
+        )
+    if not marked:
+        items.append(p["levels_close"].format(close=num(close)))
+    return str(p["levels_separator"]).join(items)
 
 
 def provenance_text(state: MarketState) -> str:
@@ -218,9 +325,12 @@ def render_report(
             signals="\n".join(signal_lines(state)),
             immediate_call=narrative.immediate_call,
             immediate_odds=odds_text(state, 1),
+            immediate_details=forecast_details(state, 1),
             immediate_assessment=narrative.immediate_assessment,
             five_day_flavour=narrative.five_day_flavour,
             five_day_odds=odds_text(state, 5),
+            five_day_details=forecast_details(state, 5),
+            key_levels=key_levels_text(state),
             five_day_rationale=narrative.five_day_rationale,
             strategy_title=narrative.strategy_title.rstrip("."),
             strategy=narrative.strategy,

@@ -11,7 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.views.fmt import NA, count, level, num, p_value, pct, pct_interval, pp, signed_pct, usd
+from bot.views.fmt import (
+    NA,
+    count,
+    level,
+    num,
+    p_value,
+    pct,
+    pct_interval,
+    pp,
+    signed_num,
+    signed_pct,
+    usd,
+)
 from engine.audit import AuditRow, AuditTable
 from engine.gex import GexResult
 from engine.state import Interval, MarketState
@@ -145,6 +157,38 @@ def regime_table(table: AuditTable) -> TextTable:
 
 
 # --- walk-forward and scorecard ---------------------------------------------------------
+#: Points a range's coverage may stray from its nominal level and still count as on target.
+COVERAGE_TOLERANCE = 0.02
+
+_VERDICT_WORDS = {
+    "beats": "beats the base rate",
+    "ties": "does not beat the base rate (no worse either: the interval includes 0)",
+    "worse": "is worse than the base rate",
+}
+
+
+def _ci_pct(ci: Interval | None) -> str:
+    return NA if ci is None else f"{pct(ci.low, 1)}..{pct(ci.high, 1)}"
+
+
+def verdict_lines(scores: Sequence[HorizonScore]) -> tuple[str, ...]:
+    """One line per horizon: does the forecast beat the running base rate on Brier?"""
+    out = []
+    for s in scores:
+        v = s.verdict
+        if v is None:
+            continue
+        ci = v.diff_ci
+        interval = NA if ci is None else f"{signed_num(ci.low, 6)}, {signed_num(ci.high, 6)}"
+        out.append(
+            f"{s.horizon}-day: the forecast {_VERDICT_WORDS[v.outcome]}: Brier "
+            f"{num(v.brier, 5)} vs {num(v.base_brier, 5)}, difference "
+            f"{signed_num(v.diff, 6)} [95% block bootstrap {interval}]; log-loss "
+            f"{num(v.log_loss, 5)} vs {num(v.base_log_loss, 5)}; n {count(v.n)}"
+        )
+    return tuple(out)
+
+
 def scores_table(scores: Sequence[HorizonScore], title: str) -> TextTable:
     """Hit rate, Brier and log-loss of the forecaster beside its baselines."""
     rows = []
@@ -156,8 +200,8 @@ def scores_table(scores: Sequence[HorizonScore], title: str) -> TextTable:
                     count(s.n) if i == 0 else "",
                     sk.name,
                     pct(sk.hit_rate, 1),
-                    num(sk.brier, 4),
-                    num(sk.log_loss, 4),
+                    num(sk.brier, 5),
+                    num(sk.log_loss, 5),
                 )
             )
     columns = (
@@ -168,7 +212,12 @@ def scores_table(scores: Sequence[HorizonScore], title: str) -> TextTable:
         Column("Brier"),
         Column("log-loss", compact=False),
     )
-    return TextTable(title=title, columns=columns, rows=tuple(rows))
+    return TextTable(
+        title=title,
+        columns=columns,
+        rows=tuple(rows),
+        notes=("'always up' is scored on its hit rate only: a probability of 1 is no forecast.",),
+    )
 
 
 def call_lines(scores: Sequence[HorizonScore]) -> tuple[str, ...]:
@@ -180,25 +229,138 @@ def call_lines(scores: Sequence[HorizonScore]) -> tuple[str, ...]:
     )
 
 
+def confidence_table(scores: Sequence[HorizonScore]) -> TextTable:
+    """Reliability per confidence level: did each level earn its word out of sample?"""
+    rows = []
+    for s in scores:
+        for r in s.by_confidence:
+            ok = r.hit_rate is not None and r.hit_base is not None and r.hit_rate >= r.hit_base
+            rows.append(
+                (
+                    str(s.horizon),
+                    r.group,
+                    count(r.n),
+                    count(r.n_calls),
+                    pct(r.predicted, 1),
+                    f"{pct(r.realised, 1)} ({_ci_pct(r.realised_ci)})",
+                    pct(r.base, 1),
+                    f"{pct(r.hit_rate, 1)} ({_ci_pct(r.hit_ci)})",
+                    pct(r.hit_base, 1),
+                    "yes" if ok else "NO",
+                )
+            )
+    columns = (
+        Column("h"),
+        Column("confidence", "left"),
+        Column("days"),
+        Column("calls"),
+        Column("predicted"),
+        Column("realised (95% CI)", compact=False),
+        Column("base", compact=False),
+        Column("lean right (95% CI)"),
+        Column("lean base"),
+        Column("at/above base"),
+    )
+    return TextTable(
+        title="Reliability by confidence level (out of sample)",
+        columns=columns,
+        rows=tuple(rows),
+        notes=(
+            "lean = the call, or the side of the base rate P(up) leans to on Neutral days; "
+            "intervals are Wilson 95% on n / overlap inflation.",
+        ),
+    )
+
+
 def calibration_table(scores: Sequence[HorizonScore]) -> TextTable:
-    """Predicted P(up) buckets against how often the market rose."""
+    """Reliability by decile of predicted P(up): predicted against realised."""
     rows = tuple(
         (
             str(s.horizon),
-            f"{b.low:.2f}-{b.high:.2f}",
+            b.group,
+            f"{pct(b.p_low, 1)}-{pct(b.p_high, 1)}",
             count(b.n),
-            pct(b.mean_prob, 1),
-            pct(b.realized, 1),
+            pct(b.predicted, 1),
+            pct(b.realised, 1),
+            _ci_pct(b.realised_ci),
+            pct(b.base, 1),
         )
         for s in scores
-        for b in s.calibration
+        for b in s.deciles
     )
-    columns = (Column("h"), Column("bucket"), Column("n"), Column("predicted"), Column("realized"))
+    columns = (
+        Column("h"),
+        Column("decile"),
+        Column("P(up) range", compact=False),
+        Column("n"),
+        Column("predicted"),
+        Column("realised"),
+        Column("95% CI", compact=False),
+        Column("base", compact=False),
+    )
     return TextTable(
-        title="Calibration: predicted P(up) bucket vs how often it went up",
+        title="Calibration: predicted P(up) by decile vs how often it went up",
         columns=columns,
         rows=rows,
+        notes=(
+            "When P(up) stays near the base rate, the deciles mostly sort days by era "
+            "(the running base rate), not by signal.",
+        ),
     )
+
+
+def coverage_table(scores: Sequence[HorizonScore]) -> TextTable:
+    """Range coverage and width beside the constant 1-year realised-volatility band."""
+    rows = []
+    for s in scores:
+        for c in s.coverage:
+            on = c.coverage is not None and abs(c.coverage - c.level) <= COVERAGE_TOLERANCE
+            rows.append(
+                (
+                    str(s.horizon),
+                    pct(c.level),
+                    count(c.n),
+                    pct(c.coverage, 1),
+                    "yes" if on else "NO",
+                    pct(c.mean_width, 2),
+                    pct(c.ref_coverage, 1),
+                    pct(c.ref_width, 2),
+                    num(c.width_ratio, 3),
+                )
+            )
+    columns = (
+        Column("h"),
+        Column("range"),
+        Column("n", compact=False),
+        Column("coverage"),
+        Column(f"within {num(COVERAGE_TOLERANCE * 100, 0)} pt"),
+        Column("mean width"),
+        Column("1y band cov.", compact=False),
+        Column("1y band width"),
+        Column("width ratio"),
+    )
+    return TextTable(
+        title="Ranges: how often the realised move fell inside (log returns)",
+        columns=columns,
+        rows=tuple(rows),
+        notes=(
+            "1y band = constant band from the trailing 252-day realised volatility with the "
+            "same empirical quantiles; width ratio < 1 means the forecast ranges are narrower.",
+        ),
+    )
+
+
+def reason_lines(scores: Sequence[HorizonScore]) -> tuple[str, ...]:
+    """Why confidence was low, and which volatility model ran, in days per horizon."""
+    out = []
+    for s in scores:
+        if s.reasons:
+            why = "; ".join(f"{c.name.replace('_', ' ')} {count(c.n)}" for c in s.reasons)
+            out.append(f"{s.horizon}-day low-confidence days by reason: {why}")
+        if s.vol_models:
+            models = "; ".join(f"{c.name} {count(c.n)}" for c in s.vol_models)
+            out.append(f"{s.horizon}-day volatility model by days: {models}")
+    return tuple(out)
 
 
 def scorecard_summary(recorded: int, filled: int, pending: int, synthetic_excluded: int) -> str:

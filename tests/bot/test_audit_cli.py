@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -136,7 +137,15 @@ def test_walkforward_command_demo(tmp_path, monkeypatch, capsys) -> None:
     from bot.cli import main
 
     monkeypatch.setenv("IWM_DB_PATH", str(tmp_path / "db.sqlite3"))
-    assert main(["walkforward", "--demo"]) == 0
+    png = tmp_path / "wf.png"
+    assert main(["walkforward", "--demo", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert "base rate" in out and "always up" in out and "Calibration" in out
+    assert "1-day: the forecast " in out and "95% block bootstrap" in out
+    assert "Reliability by confidence level" in out and "how often the realised move" in out
+    assert "low-confidence days by reason" in out and "synthetic demo data" in out
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["walkforward", "--demo", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {"verdict", "by_confidence", "deciles", "coverage"} <= set(data["scores"][0])
     assert main(["walkforward", "--demo", "--warmup", "10"]) == 2

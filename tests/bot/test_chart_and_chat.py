@@ -32,3 +32,38 @@ def test_chat_runs_the_bot_commands(settings: Settings) -> None:
     assert "Golden_Setup" in text and "`GEX_Negative` (Tier 2" in text
     assert "Tomorrow:" in text
     assert text.count("signals on") == 1  # nothing after quit
+
+
+def test_chart_draws_the_ranges_and_labels_the_key_levels() -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from bot.chart import forecast_overlay
+
+    prepared = prepare(demo_dataset())
+    state = state_at(prepared)
+    history = prepared.history()
+    fig, ax = plt.subplots()
+    try:
+        ax.plot(history.bars.index, history.bars["close"])
+        forecast_overlay(ax, history.bars.index, state)
+        bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+        assert len(bands) == 4  # 68% and 90%, tomorrow and the next 5 days
+        tops = {round(float(p.get_paths()[0].vertices[:, 1].max()), 2) for p in bands}
+        moves = [state.tomorrow.move, state.next_5_days.move]
+        assert tops == {b.price_high for m in moves if m is not None for b in m.bands}
+        labels = {t.get_text() for t in ax.texts}
+        for lv in state.key_levels:
+            if lv.kind != "range":
+                assert f"{lv.name} {lv.price:,.2f}" in labels
+        assert ax.get_xlim()[1] > ax.get_xlim()[0]
+    finally:
+        plt.close(fig)
+    bare = state.model_copy(
+        update={
+            "key_levels": (),
+            "tomorrow": state.tomorrow.model_copy(update={"move": None}),
+            "next_5_days": state.next_5_days.model_copy(update={"move": None}),
+        }
+    )
+    assert render_chart(history, bare)[:4] == b"\x89PNG"

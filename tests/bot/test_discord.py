@@ -84,10 +84,12 @@ async def test_forecast_sends_embeds_chart_and_footer(bot: AnalystBot) -> None:
     messages = sent()
     with_embeds = [m for m in messages if m.embeds]
     assert with_embeds and "forecast" in (with_embeds[0].embeds[0].title or "")
+    assert "(68% range " in (with_embeds[0].embeds[0].title or "")
     footer = with_embeds[-1].embeds[-1].footer.text
     assert footer is not None and "Not financial advice" in footer and "2025-12-31" in footer
     text = "".join(e.description or "" for m in with_embeds for e in m.embeds)
     assert "Immediate (Tomorrow)" in text and "SYNTHETIC DEMO DATA" in text
+    assert "Range (tomorrow)" in text and "Key Levels (Tomorrow)" in text
     chart = messages[-1].attachments
     assert chart and chart[0].filename == "iwm-forecast.png"
     assert bot.state_db.is_forecast_message(with_embeds[0].id)

@@ -97,3 +97,61 @@ def test_grounding_flags_invented_numbers(demo_state: MarketState) -> None:
     close = f"{demo_state.latest.close:.2f}"
     assert ungrounded_numbers(f"IWM closed at {close} (Tier 1, SMA20).", demo_state) == []
     assert ungrounded_numbers("as of 1999-01-01", demo_state) == ["1999-01-01"]
+
+
+def test_report_shows_ranges_levels_and_why_low(demo_state: MarketState) -> None:
+    text = _report(demo_state)
+    for f, label in ((demo_state.tomorrow, "tomorrow"), (demo_state.next_5_days, "next 5 days")):
+        assert f.move is not None
+        b68, b90 = f.move.band(0.68), f.move.band(0.90)
+        assert b68 is not None and b90 is not None
+        assert (
+            f"* **Range ({label}):** 68% {num(b68.price_low)} to {num(b68.price_high)} "
+            f"({signed_pct(b68.return_low)} to {signed_pct(b68.return_high)}); "
+            f"90% {num(b90.price_low)} to {num(b90.price_high)}"
+        ) in text
+    assert "**Key Levels (Tomorrow):**" in text
+    assert f"**{num(demo_state.latest.close)} close**" in text
+    for lv in demo_state.key_levels:
+        assert f"{num(lv.price)} {lv.name} ({signed_pct(lv.distance)}" in text
+    reason = demo_state.tomorrow.confidence_reason
+    assert reason is not None
+    from bot.views.report import phrases
+
+    assert f"low confidence ({phrases()['why_low'][reason]})" in text
+
+
+def test_label_against_record_is_said_in_a_sentence(demo_state: MarketState) -> None:
+    against = [d for d in demo_state.tomorrow.drivers if d.record_vs_label == "contradicts"]
+    assert against, "the demo's last day has a bullish rule whose record is bearish"
+    text = _report(demo_state)
+    assert (
+        f"`{against[0].rule}` is labelled bullish, but its measured record points the other "
+        "way" in text
+    )
+    d = demo_state.tomorrow.drivers[0].model_copy(update={"record_vs_label": "agrees"})
+    agreeing = demo_state.model_copy(
+        update={"tomorrow": demo_state.tomorrow.model_copy(update={"drivers": (d,)})}
+    )
+    assert "is labelled bullish, but" not in _report(agreeing).split("**Short Term")[0]
+
+
+def test_grounding_covers_the_ranges_and_levels(demo_state: MarketState) -> None:
+    move = demo_state.next_5_days.move
+    assert move is not None
+    band = move.band(0.90)
+    assert band is not None
+    level = demo_state.key_levels[0]
+    quoted = (
+        f"Over the next 5 days the 90% range is {num(band.price_low)} to "
+        f"{num(band.price_high)} ({signed_pct(band.return_low)} to "
+        f"{signed_pct(band.return_high)}), sigma {pct(move.sigma, 2)}; the {level.name} sits "
+        f"at {num(level.price)}, {signed_pct(level.distance)} away."
+    )
+    assert ungrounded_numbers(quoted, demo_state) == []
+    invented = f"The 90% range is {num(band.price_low)} to {num(band.price_high + 7.31)}."
+    assert ungrounded_numbers(invented, demo_state) == [num(band.price_high + 7.31)]
+    assert ungrounded_numbers("a 68% range of +4.87% to +9.13%", demo_state) == [
+        "+4.87%",
+        "+9.13%",
+    ]

@@ -173,23 +173,13 @@ def test_enrich_rule_states_bootstraps_only_fired_rules() -> None:
 
 
 def test_forecast_base_rate_is_p_up_even_when_the_first_rule_is_bearish() -> None:
-    from engine.forecast import base_rate
-    from engine.state import RuleState
+    """The forecast's running base rate is P(up) from the outcomes, whatever the rules'
+    directions, and equals the audit's base over the same closed windows."""
+    from engine.causal import running_rate, up_outcomes
 
     _frame, fires, fwd = _inputs()
     st = rule_stats(fires, fwd, [SPECS[2], SPECS[1]])  # Bear first
-    bear, coin = (
-        RuleState(
-            name=n,
-            tier=2,
-            direction=d,
-            signal="",
-            rationale="",
-            fired=False,
-            available=True,
-            stats=st[n],
-        )
-        for n, d in (("Bear", "bearish"), ("Coin", "bullish"))
-    )
-    assert bear.stats[0].base_win_rate == pytest.approx(1 - coin.stats[0].base_win_rate)
-    assert base_rate([bear, coin], 1)[0] == pytest.approx(coin.stats[0].base_win_rate)
+    last = len(fires) - 1
+    base, _ = running_rate(up_outcomes(np.asarray(fwd[1], dtype=np.float64)), 1)
+    assert base[last] == pytest.approx(st["Coin"][0].base_win_rate)
+    assert base[last] == pytest.approx(1 - st["Bear"][0].base_win_rate)

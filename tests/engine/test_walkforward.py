@@ -1,17 +1,28 @@
+"""The walk-forward: scoring by hand, the replay, no look-ahead, and the real-file targets."""
+
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from engine.walkforward import score
+from engine.build import prepare, state_at
+from engine.dataset import Dataset
+from engine.demo import demo_dataset
+from engine.errors import InputDataError
+from engine.volatility import MoveArrays
+from engine.walkforward import brier_verdict, coverage, score, walk_forward
 
 
 def test_score_against_hand_values() -> None:
     p = [0.7, 0.4, 0.55, 0.3]
     up = [True, False, False, True]
-    s = score(1, p, [0.5] * 4, ["Bullish", "Bearish", "Neutral", "Bearish"], up)
+    s = score(1, p, [0.5] * 4, ["Bullish", "Bearish", "Neutral", "Bearish"], up,
+              confidence=["medium", "low", "low", "low"])  # fmt: skip
     y = np.array(up, dtype=float)
     assert s.model.hit_rate == pytest.approx(0.5)
     assert s.model.brier == pytest.approx(np.mean((np.array(p) - y) ** 2))
@@ -21,120 +32,133 @@ def test_score_against_hand_values() -> None:
     base, always = s.baselines
     assert base.brier == pytest.approx(0.25) and base.log_loss == pytest.approx(np.log(2))
     assert always.hit_rate == pytest.approx(0.5)
-    assert sum(b.n for b in s.calibration) == 4
-    top = s.calibration[-1]
-    assert top.n == 1 and top.realized == 1.0
+    assert always.brier is None and always.log_loss is None  # no strawman probability
+    low, medium = (r for r in s.by_confidence if r.group in ("low", "medium"))
+    assert medium.n == 1 and medium.hit_rate == 1.0 and medium.hit_base == 0.5
+    # low: Bearish (down: right), Neutral at 0.55 leans up (down: wrong), Bearish (up: wrong)
+    assert low.n == 3 and low.n_calls == 2 and low.hit_rate == pytest.approx(1 / 3)
+    assert sum(r.n for r in s.deciles) == 4
 
 
-def _prepared(n: int = 400, seed: int = 42):
-    from types import SimpleNamespace
+def test_brier_verdict_beats_ties_and_loses() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.5).astype(float)
+    b = np.full(2000, 0.5)
+    assert brier_verdict(b.copy(), b, y).outcome == "ties"
+    sharp = np.clip(np.where(y > 0, 0.6, 0.4) + rng.normal(0, 0.1, 2000), 0.01, 0.99)
+    v = brier_verdict(sharp, b, y)
+    assert v.outcome == "beats"
+    assert v.diff == pytest.approx(np.mean((sharp - y) ** 2) - 0.25)
+    assert v.diff_ci is not None and v.diff_ci.low <= v.diff <= v.diff_ci.high
+    assert brier_verdict(1 - sharp, b, y).outcome == "worse"
 
-    import pandas as pd
 
-    rng = np.random.default_rng(seed)
-    idx = pd.bdate_range("2018-01-02", periods=n, name="date")
-    close = 100 * np.exp(np.cumsum(rng.normal(0.0004, 0.012, n)))
-    frame = pd.DataFrame({"adj_close": close}, index=idx)
-    fwd = pd.DataFrame(
-        {f"r{h}": np.r_[close[h:] / close[:-h] - 1, np.full(h, np.nan)] for h in (1, 5)},
-        index=idx,
+def test_coverage_by_hand() -> None:
+    n = 4
+    move = MoveArrays(
+        horizon=1,
+        sd=np.full(n, 0.01),
+        q=np.tile([-1.0, 1.0, -2.0, 2.0], (n, 1)),
+        model=np.zeros(n, dtype=np.int8),
+        quantile_n=np.zeros(n, dtype=np.int64),
     )
-    return SimpleNamespace(dataset=SimpleNamespace(frame=frame), fwd=fwd, dates=idx)
+    wide = replace(move, sd=np.full(n, 0.02))
+    outcome = np.array([0.005, -0.015, 0.03, np.nan])
+    rows = coverage(outcome, move, wide, np.ones(n, dtype=bool))
+    r68, r90 = rows
+    assert r68.n == 3 and r68.coverage == pytest.approx(1 / 3)
+    assert r90.coverage == pytest.approx(2 / 3) and r90.mean_width == pytest.approx(0.04)
+    assert r68.ref_coverage == pytest.approx(2 / 3) and r68.width_ratio == pytest.approx(0.5)
 
 
-def _base_rate_forecaster(prepared, day):
-    """Forecasts the running base rate, from windows closed by ``day`` only."""
-    from engine.state import Forecast
-
-    t = int(prepared.dataset.frame.index.get_loc(np.datetime64(day)))
-    out = []
-    for h in (1, 5):
-        r = prepared.fwd[f"r{h}"].to_numpy()[: max(0, t - h + 1)]
-        p = float((r > 0).mean())
-        out.append(Forecast(horizon=h, call="Neutral", flavour="", prob_up=p, base_rate=p,
-                            base_n=r.size, confidence="low", method="base"))  # fmt: skip
-    return out
-
-
-def test_walk_forward_replay_and_scores() -> None:
-    from engine.walkforward import walk_forward
-
-    prepared = _prepared()
-    wf = walk_forward(prepared, forecaster=_base_rate_forecaster)
-    assert wf.first_date == prepared.dataset.frame.index[250].date()
-    assert len(wf.days) == 2 * 150
+def test_walk_forward_on_the_demo() -> None:
+    prepared = prepare(demo_dataset())
+    wf = walk_forward(prepared)
+    n = len(prepared.dates)
+    assert wf.first_date == prepared.dates[250].date() and len(wf.days) == 2 * (n - 250)
     s1, s5 = wf.scores
-    assert s1.n == 149 and s5.n == 145  # the last h days have no outcome yet
-    assert s1.model.brier == pytest.approx(s1.baselines[0].brier)
-    assert s5.model.log_loss == pytest.approx(s5.baselines[0].log_loss)
-    day = wf.days[10]  # two forecasts a day: the 6th day, row 255
+    assert s1.n == n - 250 - 1 and s5.n == n - 250 - 5  # the last h days have no outcome
+    assert s1.verdict is not None and s1.verdict.n == s1.n
+    assert [c.level for c in s1.coverage] == [0.68, 0.90]
+    assert sum(c.n for c in s1.reasons) == next(r.n for r in s1.by_confidence if r.group == "low")
+    assert any("synthetic" in note for note in wf.notes)
+    day = wf.days[10]  # two forecasts a day: row 255
     assert day.realized_return == pytest.approx(prepared.fwd[f"r{day.horizon}"].iloc[255])
 
 
-def test_walk_forward_never_sees_the_future() -> None:
-    """Changing every price after day t leaves the forecasts up to t unchanged."""
-    from types import SimpleNamespace
-
-    from engine.walkforward import walk_forward
-
-    a = _prepared()
-    b_frame = a.dataset.frame.copy()
-    b_fwd = a.fwd.copy()
-    b_fwd.iloc[320:] = -b_fwd.iloc[320:]  # a different future from day 320 on
-    b = SimpleNamespace(dataset=SimpleNamespace(frame=b_frame), fwd=b_fwd, dates=a.dates)
-    wa = walk_forward(a, forecaster=_base_rate_forecaster)
-    wb = walk_forward(b, forecaster=_base_rate_forecaster)
-    cut = a.dataset.frame.index[320].date()
-    pa = [(d.date, d.horizon, d.prob_up) for d in wa.days if d.date <= cut]
-    pb = [(d.date, d.horizon, d.prob_up) for d in wb.days if d.date <= cut]
-    assert pa == pb
-    assert wa.days[-1].prob_up != wb.days[-1].prob_up
-
-
 def test_walk_forward_needs_warmup() -> None:
-    from engine.errors import InputDataError
-    from engine.walkforward import walk_forward
-
+    prepared = prepare(demo_dataset())
     with pytest.raises(InputDataError):
-        walk_forward(_prepared(200), forecaster=_base_rate_forecaster)
+        walk_forward(prepared, warmup=100)
+    short = replace(prepared.dataset, frame=prepared.dataset.frame.iloc[:240])
     with pytest.raises(InputDataError):
-        walk_forward(_prepared(), warmup=100, forecaster=_base_rate_forecaster)
+        walk_forward(prepare(short))
 
 
-def _real_dataset(raw: Path):
+def _no_look_ahead(data: Dataset, days: list[pd.Timestamp]) -> None:
+    """Every forecast figure, range and level of day D equals that of the data cut at D,
+    and the walk-forward's day D equals the state's."""
+    full = prepare(data)
+    wf = walk_forward(full)
+    by_day = {(d.date, d.horizon): d for d in wf.days}
+    for ts in days:
+        cut = state_at(prepare(replace(data, frame=data.frame[data.frame.index <= ts])))
+        whole = state_at(full, ts.date())
+        assert cut.as_of == ts.date()
+        assert (whole.tomorrow, whole.next_5_days) == (cut.tomorrow, cut.next_5_days)
+        assert whole.key_levels == cut.key_levels and whole.key_levels
+        for f in (cut.tomorrow, cut.next_5_days):
+            d = by_day[(ts.date(), f.horizon)]
+            assert (d.prob_up, d.base_rate, d.call, d.confidence) == (
+                f.prob_up, f.base_rate, f.call, f.confidence
+            )  # fmt: skip
+            assert f.move is not None and d.sigma == pytest.approx(f.move.sigma, abs=5e-6)
+
+
+def test_no_look_ahead_on_the_demo() -> None:
+    data = demo_dataset()
+    idx = data.frame.index
+    _no_look_ahead(data, [idx[250], idx[600], idx[-1]])
+
+
+@pytest.fixture(scope="module")
+def real_data(raw_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """The real files: as-traded OHLC (kittycapital) with the adjusted close (guydekowski)
+    joined as adj_close in a temporary CSV, CBOE VIX and the SPX GEX stand-in."""
     from sources.csv_import import load_dataset
 
+    raw = pd.read_csv(raw_data_dir / "kittycapital_etf-seasonality" / "IWM.csv")
+    adj = pd.read_csv(raw_data_dir / "guydekowski_market-lab" / "IWM.csv")
+    assert (raw["Date"].to_numpy() == adj["date"].to_numpy()).all()
+    path = tmp_path_factory.mktemp("real") / "iwm.csv"
+    combined = raw.rename(columns=str.lower).assign(adj_close=adj["close"].to_numpy())
+    combined.to_csv(path, index=False)
     return load_dataset(
-        raw / "guydekowski_market-lab" / "IWM.csv",
-        vix=raw / "noodles-rice_vix_dashboard" / "VIX_History.csv",
-        gex=raw / "squeezemetrics_dix" / "DIX.csv",
-        gex_note="SqueezeMetrics SPX GEX as a stand-in for IWM GEX",
+        path,
+        raw_data_dir / "noodles-rice_vix_dashboard" / "VIX_History.csv",
+        raw_data_dir / "squeezemetrics_dix" / "DIX.csv",
     )
 
 
-def test_fast_walk_forward_equals_state_on_truncated_data(raw_data_dir: Path) -> None:
-    """Day t of the walk-forward == state_at(prepare(data up to t)), for sampled t."""
-    from dataclasses import replace
-
-    from engine.build import prepare, state_at
-    from engine.walkforward import fast_forecaster, walk_forward
-
-    full = _real_dataset(raw_data_dir)
-    frame = full.frame[full.frame.index >= "2012-01-01"].iloc[:1200]
-    ds = replace(full, frame=frame)
-    prepared = prepare(ds)
-    wf = walk_forward(prepared, forecaster=fast_forecaster(prepared))
-    by_day = {(d.date, d.horizon): d for d in wf.days}
+def test_no_look_ahead_on_the_real_files(real_data: Dataset) -> None:
+    idx = real_data.frame.index
     rng = np.random.default_rng(42)
-    days = [frame.index[250], frame.index[-1], *frame.index[rng.integers(251, 1199, 4)]]
-    for ts in days:
-        truncated = prepare(replace(ds, frame=frame[frame.index <= ts]))
-        st = state_at(truncated)
-        assert st.as_of == ts.date()
-        for f in (st.tomorrow, st.next_5_days):
-            d = by_day[(ts.date(), f.horizon)]
-            assert (d.prob_up, d.call, d.base_rate) == (f.prob_up, f.call, f.base_rate)
-        # and the default (state_at on the full data) agrees with the fast path
-        st_full = state_at(prepared, ts.date())
-        assert (st_full.tomorrow, st_full.next_5_days) == (st.tomorrow, st.next_5_days)
-        assert st_full.rules == st.rules  # every measured figure, bootstrap included
+    days = [idx[260], idx[-1], *idx[np.sort(rng.integers(300, len(idx) - 1, 4))]]
+    days += [pd.Timestamp("2020-03-16"), pd.Timestamp("2023-03-13")]
+    _no_look_ahead(real_data, days)
+
+
+def test_the_issue_targets_hold_on_the_real_files(real_data: Dataset) -> None:
+    """Brier no worse than the base rate, every confidence level shown at or above its
+    base, range coverage within 2 points, 90% ranges narrower than the constant band."""
+    wf = walk_forward(prepare(real_data))
+    assert wf.first_date == dt.date(2001, 5, 24)
+    for s in wf.scores:
+        assert s.verdict is not None and s.verdict.outcome != "worse"
+        for r in s.by_confidence:
+            assert r.hit_rate is not None and r.hit_base is not None
+            assert r.hit_rate >= r.hit_base
+        for c in s.coverage:
+            assert c.coverage is not None and abs(c.coverage - c.level) <= 0.02
+        r90 = next(c for c in s.coverage if c.level == 0.90)
+        assert r90.width_ratio is not None and r90.width_ratio < 1.0
