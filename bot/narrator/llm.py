@@ -18,7 +18,7 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -33,8 +33,8 @@ from tenacity import (
 
 import prompts
 from bot.narrator.cache import ReplyCache, cache_key
+from bot.narrator.grounding import Problem, check_narrative, repair_lines
 from bot.narrator.models import ForecastNarrative, Narration
-from bot.narrator.numbers import ungrounded_numbers
 from bot.narrator.offline import OfflineNarrator
 from bot.settings import Settings
 from engine.errors import ModelError
@@ -116,48 +116,6 @@ def state_hash(state: MarketState) -> str:
 def estimate_tokens(text: str) -> int:
     """Rough token count (about four characters a token for English and JSON)."""
     return max(1, len(text) // 4)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a model's text cannot be shown: which check failed, and the detail."""
-
-    check: Literal["number", "call"]
-    text: str
-
-
-def problems_with(narrative: ForecastNarrative, state: MarketState) -> list[Problem]:
-    """Why a narrative cannot be shown: invented numbers or calls that differ."""
-    problems: list[Problem] = []
-    text = " ".join(
-        (
-            narrative.immediate_assessment,
-            narrative.five_day_flavour,
-            narrative.five_day_rationale,
-            narrative.strategy_title,
-            narrative.strategy,
-        )
-    )
-    bad = ungrounded_numbers(text, state)
-    if bad:
-        problems.append(
-            Problem("number", f"numbers not in the state: {', '.join(dict.fromkeys(bad))}")
-        )
-    if narrative.immediate_call != state.tomorrow.call:
-        problems.append(
-            Problem(
-                "call",
-                f"immediate_call must be {state.tomorrow.call}, not {narrative.immediate_call}",
-            )
-        )
-    if narrative.five_day_call != state.next_5_days.call:
-        problems.append(
-            Problem(
-                "call",
-                f"five_day_call must be {state.next_5_days.call}, not {narrative.five_day_call}",
-            )
-        )
-    return problems
 
 
 class ModelClient:
@@ -297,6 +255,9 @@ class LLMNarrator:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.name = f"model:{settings.openai_model}"
         self.client = ModelClient(settings, backoff_initial=backoff_initial, on_usage=self._usage)
+        #: Called after each checked reply with ("first" | "repair", narrative, problems);
+        #: the narrator evaluation (bench/narrator_eval.py) records them.
+        self.on_attempt: Callable[[str, ForecastNarrative, list[Problem]], None] | None = None
 
     def _day(self) -> str:
         return self.clock().astimezone(dt.UTC).date().isoformat()
@@ -359,30 +320,43 @@ class LLMNarrator:
     def _write(self, state: MarketState) -> ForecastNarrative:
         messages = self.messages(state)
         narrative, raw = self.client.structured(messages, ForecastNarrative)
-        problems = problems_with(narrative, state)
+        problems = check_narrative(narrative, state)
+        self._report("first", narrative, problems)
         if not problems:
             return narrative
-        log.info("model narrative needs repair: %s", "; ".join(p.text for p in problems))
-        repair = load_prompt("repair_forecast.md").fill(
-            problems="; ".join(p.text for p in problems),
-            immediate_call=state.tomorrow.call,
-            five_day_call=state.next_5_days.call,
-        )
+        log.info("model narrative needs repair: %s", "; ".join(p.detail for p in problems))
         messages += [
             {"role": "assistant", "content": raw or narrative.model_dump_json()},
-            {"role": "user", "content": repair},
+            {"role": "user", "content": repair_message(problems, state)},
         ]
         narrative, _ = self.client.structured(messages, ForecastNarrative)
-        problems = problems_with(narrative, state)
+        problems = check_narrative(narrative, state)
+        self._report("repair", narrative, problems)
         if problems:
             # The offending figures go to the log only: a note must not repeat them.
             log.warning(
                 "model narrative failed again after repair: %s",
-                "; ".join(p.text for p in problems),
+                "; ".join(p.detail for p in problems),
             )
-            check = "call" if any(p.check == "call" for p in problems) else "number"
-            raise ModelError(f"the model's text failed the {check} check")
+            checks = sorted({p.check for p in problems})
+            raise ModelError(f"the model's text failed the {' and '.join(checks)} check")
         return narrative
+
+    def _report(self, attempt: str, narrative: ForecastNarrative, problems: list[Problem]) -> None:
+        if self.on_attempt is not None:
+            self.on_attempt(attempt, narrative, problems)
+
+
+def repair_message(problems: Sequence[Problem], state: MarketState) -> str:
+    """The repair request: each offending sentence quoted, what the state holds instead."""
+    return load_prompt("repair_forecast.md").fill(
+        problems=repair_lines(problems),
+        immediate_call=state.tomorrow.call,
+        five_day_call=state.next_5_days.call,
+        five_day_flavour=state.next_5_days.flavour,
+        fired=", ".join(r.name for r in state.fired_rules) or "none",
+        as_of=state.as_of.isoformat(),
+    )
 
 
 def _offline(state: MarketState, note: str) -> Narration:

@@ -184,3 +184,16 @@ def test_forecast_prompt_stays_small() -> None:
     busiest = build_state(dataset, as_of=dt.date(2024, 6, 3))
     for state in (build_state(dataset), busiest):
         assert forecast_prompt_tokens(state) < PROMPT_TOKEN_BOUND
+
+
+def test_a_false_statement_is_repaired_with_the_sentence_quoted(
+    fake: FakeOpenAI, state: MarketState
+) -> None:
+    """No invented number at all: the reply says a rule fired that did not."""
+    quiet = next(r.name for r in state.rules if not r.fired)
+    fake.script = [with_text(state, f" {quiet} fired today."), good(state)]
+    report = service(model_settings(fake)).forecast(DEMO)
+    assert report.narrator == "model:test-model" and f"{quiet} fired today" not in report.text
+    repair = fake.chat_requests()[1]["messages"][-1]["content"]
+    assert f"{quiet} fired today." in repair and f"{quiet} did not fire" in repair
+    assert "YYYY-MM-DD" in repair

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.narrator import make_report
-from bot.narrator.numbers import ungrounded_numbers
+from bot.narrator.grounding import check_text
 from bot.narrator.offline import OfflineNarrator
 from engine.state import Forecast, GexRegime, MarketState, Regime
 
@@ -31,7 +31,7 @@ def test_bullish_state(demo_state: MarketState) -> None:
     assert narrative.strategy_title in {"Ride the Momentum", "Buy Weakness, Size Down"}
     text = _text(state)
     assert "Bullish Trend" in text
-    assert ungrounded_numbers(text, state) == []
+    assert check_text(text, state) == []
 
 
 def test_bullish_in_negative_gamma_sizes_down(demo_state: MarketState) -> None:
@@ -42,7 +42,7 @@ def test_bullish_in_negative_gamma_sizes_down(demo_state: MarketState) -> None:
     )
     narrative = OfflineNarrator().write(state)
     assert narrative.strategy_title == "Buy Weakness, Size Down"
-    assert ungrounded_numbers(_text(state), state) == []
+    assert check_text(_text(state), state) == []
 
 
 def test_bearish_state(demo_state: MarketState) -> None:
@@ -50,7 +50,7 @@ def test_bearish_state(demo_state: MarketState) -> None:
     narrative = OfflineNarrator().write(state)
     assert narrative.five_day_call == "Bearish"
     assert narrative.strategy_title == "Play Defence"
-    assert ungrounded_numbers(_text(state), state) == []
+    assert check_text(_text(state), state) == []
 
 
 def test_neutral_without_signals_falls_back_to_base_rate(demo_state: MarketState) -> None:
@@ -68,7 +68,7 @@ def test_neutral_without_signals_falls_back_to_base_rate(demo_state: MarketState
     assert "base rate" in narrative.five_day_rationale
     text = _text(state)
     assert "(TRUE)" not in text
-    assert ungrounded_numbers(text, state) == []
+    assert check_text(text, state) == []
 
 
 def test_missing_gex_series_is_not_invented(demo_state: MarketState) -> None:
@@ -79,7 +79,7 @@ def test_missing_gex_series_is_not_invented(demo_state: MarketState) -> None:
     narrative = OfflineNarrator().write(state)
     assert "Dealer gamma" not in narrative.five_day_rationale
     assert "GEX:** no data" in _text(state)
-    assert ungrounded_numbers(_text(state), state) == []
+    assert check_text(_text(state), state) == []
 
 
 def test_narrative_is_deterministic(demo_state: MarketState) -> None:
