@@ -42,10 +42,12 @@ from bot.narrator.readings import (
 from bot.narrator.sentences import (
     Figure,
     WrittenDate,
+    clean,
     expand_ranges,
     find_dates,
     find_figures,
     mark_rules,
+    split_raw,
     split_sentences,
 )
 from bot.views.fmt import num, pct, signed_pct, usd
@@ -96,10 +98,12 @@ def _fits(fact: Fact, f: Figure, tol: float) -> bool:
     else:
         candidates.append(value)
     for c in candidates:
+        # the prompt gives figures to six significant digits; a copy of one is exact
+        allowed = max(_scaled_tol(f, tol), 5e-6 * abs(c))
         if f.signed:
-            if abs(c - written) <= _scaled_tol(f, tol):
+            if abs(c - written) <= allowed:
                 return True
-        elif abs(abs(c) - abs(written)) <= _scaled_tol(f, tol):
+        elif abs(abs(c) - abs(written)) <= allowed:
             return True
     return False
 
@@ -309,8 +313,37 @@ def check_narrative(narrative: ForecastNarrative, state: MarketState) -> list[Pr
         problems.extend(check_text(text, state))
         for sentence in split_sentences(text):
             marked, _ = mark_rules(sentence, state)
-            problems.extend(direction_problems(marked, state, strategy=True))
+            problems.extend(direction_problems(marked, state, strategy=True, sentence=sentence))
     return list(dict.fromkeys(problems))
+
+
+_PROSE = ("immediate_assessment", "five_day_rationale", "strategy_title", "strategy")
+
+
+def redact(
+    narrative: ForecastNarrative, problems: Iterable[Problem], state: MarketState
+) -> ForecastNarrative | None:
+    """``narrative`` without the sentences that failed, and with the engine's calls.
+
+    The calls, the flavour and the list of fired rules are set from the engine (they are
+    the engine's anyway); each prose field keeps the sentences that passed. None when a
+    field would be left empty: then there is not enough checked text to show.
+    """
+    bad = {p.sentence for p in problems}
+    fields: dict[str, object] = {
+        "immediate_call": state.tomorrow.call,
+        "five_day_call": state.next_5_days.call,
+        "five_day_flavour": state.next_5_days.flavour,
+        "fired_rules_mentioned": tuple(
+            n for n in narrative.fired_rules_mentioned if (r := state.rule(n)) and r.fired
+        ),
+    }
+    for name in _PROSE:
+        kept = [s.strip() for s in split_raw(getattr(narrative, name)) if clean(s) not in bad]
+        if not kept:
+            return None
+        fields[name] = " ".join(kept)
+    return narrative.model_copy(update=fields)
 
 
 def ungrounded_numbers(text: str, state: MarketState) -> list[str]:

@@ -93,6 +93,15 @@ _PROB_AFTER = re.compile(
     r"(?:fires|episodes|cases|days)|win rate|hit rate|chance|probability|odds|likelihood)",
     re.I,
 )
+#: "55% base rate", "53% for all days" / "base rate of 55%", "all days rose 53%".
+_BASE_AFTER = re.compile(
+    r"^\s*(?:base\b|base[- ]?rate|for all days|on all days|of all days|on an? (?:ordinary|average)"
+    r" day|on any day|unconditional)",
+    re.I,
+)
+_BASE_BEFORE = re.compile(
+    r"(?:base[- ]?rate|\ball days|ordinary day|average day|any day)[^%\d]{0,30}$", re.I
+)
 _PUP = re.compile(r"p\(up\)|probability (?:of|that)|chance of|odds of", re.I)
 _COMPARED_BEFORE = re.compile(r"\b(?:vs|versus|against|compared (?:with|to)|than)\W*$", re.I)
 _N_BEFORE = re.compile(r"\bn\s*=\s*$|\bsample (?:size )?of\s*$|\bout of\s*$", re.I)
@@ -171,11 +180,11 @@ def _nearest(
     bonus: tuple[_Cue, ...] = (),
 ) -> _Cue | None:
     """The cue whose words sit closest to ``f`` within ``text[lo:hi]`` (cues after the
-    figure count two characters farther; cues in ``bonus`` six nearer)."""
+    figure count six characters farther; cues in ``bonus`` six nearer)."""
     best: tuple[int, _Cue] | None = None
     for cue in cues:
         for m in cue.pattern.finditer(text, lo, hi):
-            gap = f.start - m.end() if m.end() <= f.start else m.start() - f.end + 2
+            gap = f.start - m.end() if m.end() <= f.start else m.start() - f.end + 6
             gap = max(gap, 0) - (6 if cue in bonus else 0)
             if best is None or gap < best[0]:
                 best = (gap, cue)
@@ -207,6 +216,7 @@ _PLAIN = frozenset(
         Kind.RETURN,
         Kind.VOL,
         Kind.THRESHOLD,
+        Kind.GEX,  # a raw dollar figure written without a unit
     }
 )
 
@@ -234,8 +244,8 @@ def reading_of(f: Figure, text: str, named_rule: bool) -> Reading:
     # ("vs 55%", "against a 55% base").
     compared = bool(_COMPARED_BEFORE.search(text[: lo + 1]))
     base: bool | None = None if (not named_rule or compared) else False
-    near = _nearest((_CLAIM, _BASE, *_GENERAL), text, f, lo, hi, bonus=(_CLAIM, _BASE))
-    if near is _BASE:
+    near = _nearest((_CLAIM, *_GENERAL), text, f, lo, hi, bonus=(_CLAIM,))
+    if _BASE_AFTER.match(text[f.end :]) or _BASE_BEFORE.search(text[: f.start]):
         base = True
     pup = bool(_PUP.search(text[max(0, f.start - 25) : f.start]))
     written = _COLUMN_OP.search(text[: f.start])

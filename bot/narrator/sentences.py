@@ -90,12 +90,33 @@ class WrittenDate:
     year: int | None
 
 
+def split_raw(text: str) -> list[str]:
+    """The sentences of ``text`` as written (markdown kept), split after . ! ? or lines.
+
+    "vs.", "e.g." and "i.e." do not end a sentence.
+    """
+    pieces: list[str] = []
+    start = 0
+    for m in _SPLIT.finditer(text):
+        if text[: m.start()].endswith(("vs.", "e.g.", "i.e.")):
+            continue
+        pieces.append(text[start : m.start()])
+        start = m.end()
+    pieces.append(text[start:])
+    return [p for p in pieces if clean(p)]
+
+
+def clean(sentence: str) -> str:
+    """A sentence without markdown emphasis or code marks, abbreviations spelled out."""
+    out = sentence.replace("**", "").replace("`", "").replace("__", "")
+    out = re.sub(r"\bvs\.\s", "vs ", out)
+    out = re.sub(r"\be\.g\.\s|\bi\.e\.\s", "for example ", out)
+    return out.strip(" *-•\t")
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a narrative, markdown emphasis and code marks removed."""
-    clean = text.replace("**", "").replace("`", "").replace("__", "")
-    clean = re.sub(r"\bvs\.\s", "vs ", clean)
-    clean = re.sub(r"\be\.g\.\s|\bi\.e\.\s", "for example ", clean)
-    return [s.strip(" *-•\t") for s in _SPLIT.split(clean) if s.strip(" *-•\t")]
+    """Sentences of a narrative, cleaned (see :func:`clean`)."""
+    return [clean(p) for p in split_raw(text)]
 
 
 def _words(text: str) -> set[str]:

@@ -361,17 +361,17 @@ def _horizon_calls(sentence: str, state: MarketState) -> Sequence[tuple[str, str
     return both
 
 
-def _call(sentence: str, state: MarketState) -> list[Problem]:
+def _call(sentence: str, marked: str, state: MarketState) -> list[Problem]:
     out = []
-    options = _horizon_calls(sentence, state)
-    for m in _CALL.finditer(sentence):
+    options = _horizon_calls(marked, state)
+    for m in _CALL.finditer(marked):
         said = m.group(1).capitalize()
         if all(said != call for call, _ in options):
             calls = " / ".join(c for c, _ in options)
             out.append(
                 Problem("call", sentence, m.group(0), f"the engine's call is {calls}, not {said}")
             )
-    for m in _CONFIDENCE.finditer(sentence):
+    for m in _CONFIDENCE.finditer(marked):
         said = m.group(1).lower()
         if all(said != conf for _, conf in options):
             confs = " / ".join(c for _, c in options)
@@ -419,7 +419,9 @@ _ADVICE = re.compile(
 )
 
 
-def direction_problems(sentence: str, state: MarketState, *, strategy: bool) -> list[Problem]:
+def direction_problems(
+    marked: str, state: MarketState, *, strategy: bool, sentence: str | None = None
+) -> list[Problem]:
     """Actions in ``sentence`` that run against both of the engine's calls.
 
     In a strategy every action word counts, and so do "bullish" / "defensive"; in other
@@ -428,15 +430,16 @@ def direction_problems(sentence: str, state: MarketState, *, strategy: bool) -> 
     """
     calls = {state.tomorrow.call, state.next_5_days.call}
     shown = " / ".join(sorted(calls))
-    advice_at = _ADVICE.match(sentence)
+    sentence = sentence or marked
+    advice_at = _ADVICE.match(marked)
     out = []
     for pattern, side in ((_LONG, "Bullish"), (_SHORT, "Bearish"), (_LEAN, None)):
         if pattern is _LEAN and not strategy:
             continue
-        for m in pattern.finditer(sentence):
+        for m in pattern.finditer(marked):
             if not strategy and (advice_at is None or m.start() != advice_at.end()):
                 continue
-            if _NEGATION.search(sentence[: m.start()]):
+            if _NEGATION.search(marked[: m.start()]):
                 continue
             word = m.group(0).lower()
             lean = side or ("Bullish" if word == "bullish" else "Bearish")
@@ -459,7 +462,7 @@ def check_statements(
         lambda: _fired(sentence, marked, state),
         lambda: _verdict(sentence, marked, rules, state),
         lambda: _regime(sentence, marked, state),
-        lambda: _call(marked, state),
-        lambda: direction_problems(marked, state, strategy=False),
+        lambda: _call(sentence, marked, state),
+        lambda: direction_problems(marked, state, strategy=False, sentence=sentence),
     ]
     return [p for check in checks for p in check()]

@@ -116,3 +116,22 @@ def test_rounding_and_approximate_words(demo_state: MarketState, approx: str) ->
     close = demo_state.latest.close
     assert checks(f"IWM closed at {approx}{close:.1f}.", demo_state) == []
     assert checks(f"IWM closed at {approx}{close + 3:.1f}.", demo_state) == ["number"]
+
+
+def test_redact_keeps_the_sentences_that_passed(demo_state: MarketState) -> None:
+    from bot.narrator.grounding import redact
+
+    good = OfflineNarrator().write(demo_state)
+    false = "Golden_Setup fired today."
+    draft = good.model_copy(
+        update={"five_day_rationale": f"{good.five_day_rationale} {false}", "five_day_call": "x"}
+    )
+    problems = check_narrative(draft, demo_state)
+    assert {p.check for p in problems} == {"call", "fired"}
+    trimmed = redact(draft, problems, demo_state)
+    assert trimmed is not None and false not in trimmed.five_day_rationale
+    assert "`" in trimmed.five_day_rationale  # markdown kept
+    assert trimmed.five_day_call == demo_state.next_5_days.call
+    assert check_narrative(trimmed, demo_state) == []
+    only_false = draft.model_copy(update={"strategy": false})
+    assert redact(only_false, check_narrative(only_false, demo_state), demo_state) is None

@@ -104,8 +104,17 @@ def test_invented_number_is_repaired(fake: FakeOpenAI, state: MarketState) -> No
     assert "987.65" in repair and "987.65" not in report.text
 
 
-def test_invented_number_twice_falls_back(fake: FakeOpenAI, state: MarketState) -> None:
+def test_invented_number_twice_is_cut_out(fake: FakeOpenAI, state: MarketState) -> None:
+    """After a failed repair only the sentences that passed the check are shown."""
     bad = with_text(state, " Expect a move to 987.65.")
+    fake.script = [bad, bad]
+    report = service(model_settings(fake)).forecast(DEMO)
+    assert report.narrator == "model:test-model" and "987.65" not in report.text
+    assert OfflineNarrator().write(state).immediate_assessment in report.text
+
+
+def test_nothing_left_after_cutting_falls_back(fake: FakeOpenAI, state: MarketState) -> None:
+    bad = with_text(state, "", immediate_assessment="Expect a move to 987.65.")
     fake.script = [bad, bad]
     report = service(model_settings(fake)).forecast(DEMO)
     assert report.narrator == "offline" and "number check" in report.notes[0]
@@ -118,7 +127,9 @@ def test_flipped_call_is_never_shown(fake: FakeOpenAI, state: MarketState) -> No
     fake.script = [bad, bad]
     report = service(model_settings(fake)).forecast(DEMO)
     assert report.narrative.immediate_call == state.tomorrow.call
-    assert report.narrator == "offline" and "call check" in report.notes[0]
+    assert f"**{flipped}**" not in report.text
+    repair = fake.chat_requests()[1]["messages"][-1]["content"]
+    assert f"immediate_call must be exactly '{state.tomorrow.call}'" in repair
 
 
 def test_refusal_falls_back(fake: FakeOpenAI) -> None:
