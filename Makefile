@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench eval-narrator clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: lint typecheck unit  ## ruff, mypy --strict on every package, and the test
 
 bench: $(STAMP)  ## speed and memory benchmarks; prints medians and ratios
 	$(PY) -m bench
+
+eval-narrator: $(STAMP)  ## the model narrator on 20 real states (needs OPENAI_* set; not in make test)
+	$(PY) -m bench.narrator_eval $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

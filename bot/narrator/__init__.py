@@ -2,7 +2,7 @@
 
 Every narrator implements :class:`Narrator`. The engine decides the calls; a narrator
 only explains them, and every number it writes must come from the state
-(:mod:`bot.narrator.numbers`).
+(:mod:`bot.narrator.grounding`).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from typing import Any
 import openai
 
 import prompts
+from bot.narrator.grounding import check_text, repair_lines
 from bot.narrator.llm import (
     Messages,
     ModelClient,
@@ -28,7 +29,6 @@ from bot.narrator.llm import (
     estimate_tokens,
     load_prompt,
 )
-from bot.narrator.numbers import ungrounded_numbers
 from bot.settings import Settings
 from bot.views.fmt import num, pct, usd
 from bot.views.report import record_text
@@ -265,21 +265,21 @@ def _model_answer(
             messages.append({"role": "user", "content": text})
     messages.append({"role": "user", "content": question})
     reply = client.text(messages)
-    bad = ungrounded_numbers(reply, state)
-    if bad:
-        log.info("model answer needs repair: %s", bad)
+    problems = check_text(reply, state)
+    if problems:
+        log.info("model answer needs repair: %s", "; ".join(p.detail for p in problems))
         messages += [
             {"role": "assistant", "content": reply},
             {
                 "role": "user",
-                "content": load_prompt("repair_answer.md").fill(
-                    numbers=", ".join(dict.fromkeys(bad))
-                ),
+                "content": load_prompt("repair_answer.md").fill(problems=repair_lines(problems)),
             },
         ]
         reply = client.text(messages)
-        if ungrounded_numbers(reply, state):
-            raise ModelError("the model's answer failed the number check")
+        problems = check_text(reply, state)
+        if problems:
+            checks = sorted({p.check for p in problems})
+            raise ModelError(f"the model's answer failed the {' and '.join(checks)} check")
     if not reply:
         raise ModelError("the model's answer was empty")
     return Answer(reply, f"model:{client.model}")

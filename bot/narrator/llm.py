@@ -18,7 +18,7 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -33,8 +33,8 @@ from tenacity import (
 
 import prompts
 from bot.narrator.cache import ReplyCache, cache_key
+from bot.narrator.grounding import Problem, check_narrative, redact, repair_lines
 from bot.narrator.models import ForecastNarrative, Narration
-from bot.narrator.numbers import ungrounded_numbers
 from bot.narrator.offline import OfflineNarrator
 from bot.settings import Settings
 from engine.errors import ModelError
@@ -80,32 +80,53 @@ def _round(value: Any) -> Any:
 
 
 _QUIET_STATS = ("horizon", "n_fired", "win_rate", "verdict")
-_DROP_STATS = ("window_start", "window_end", "claim_win_rate", "claim_mean_return")
+#: What a narrative quotes of a fired rule's record; p/q-values, medians, bootstrap
+#: intervals and window dates stay in the state (and in `iwm-analyst audit`).
+_FIRED_STATS = (
+    "horizon", "n_fired", "n_episodes", "win_rate", "win_rate_ci", "mean_return",
+    "base_win_rate", "base_mean_return", "verdict",
+)  # fmt: skip
+_PROVENANCE = ("series", "source", "last_date", "stale_days", "note")
 
 
 def compact_state(state: MarketState) -> dict[str, Any]:
     """The state for the prompt: every figure a narrative needs, in fewer tokens.
 
-    Nulls, hashes and rationales are dropped, floats keep six significant digits, rules
-    that did not fire keep only their headline record, and condition texts (which
-    repeat left/op/right) go. The grounding check still uses the full state.
+    Nulls, hashes, parameters and rationales are dropped, floats keep six significant
+    digits, a fired rule keeps the record a narrative quotes (rate with its interval and
+    sample size, mean return, base rate, verdict) and a quiet rule only its headline
+    record; condition texts (which repeat left/op/right) go, and a claim is its text.
+    The grounding check still uses the full state.
     """
     doc = state.model_dump(mode="json", exclude_none=True)
     for key in ("inputs_hash", "playbook_version", "schema_version", "params"):
         doc.pop(key, None)
     # the model needs what a warning says, not its code and dates
     doc["warnings"] = [w["text"] for w in doc.get("warnings", [])]
+    doc["provenance"] = [
+        {k: v for k, v in p.items() if k in _PROVENANCE and v not in (0, False)}
+        for p in doc.get("provenance", [])
+    ]
     for rule in doc["rules"]:
         rule.pop("rationale", None)
+        if rule.get("available"):
+            rule.pop("available")
+        if "claim" in rule:
+            rule["claim"] = rule["claim"].get("text", "")
         for check in rule.get("conditions", []):
             check.pop("text", None)
-        for stats in rule.get("stats", []):
-            keep = _QUIET_STATS if not rule["fired"] else None
-            for key in list(stats):
-                if (keep is not None and key not in keep) or key in _DROP_STATS:
-                    stats.pop(key)
+            if check.get("right") == f"{check.get('right_value', 0):g}":
+                check.pop("right")
+        keep = _FIRED_STATS if rule["fired"] else _QUIET_STATS
+        rule["stats"] = [{k: v for k, v in st.items() if k in keep} for st in rule.get("stats", [])]
+        for st in rule["stats"]:
+            if isinstance(st.get("win_rate_ci"), dict):
+                st["win_rate_ci"] = [st["win_rate_ci"]["low"], st["win_rate_ci"]["high"]]
         if not rule["fired"]:
-            rule.pop("conditions", None)
+            for key in ("conditions", "signal", "nickname", "direction"):
+                rule.pop(key, None)
+    for horizon in ("tomorrow", "next_5_days"):
+        doc[horizon].pop("method", None)
     return dict(_round(doc))
 
 
@@ -116,48 +137,6 @@ def state_hash(state: MarketState) -> str:
 def estimate_tokens(text: str) -> int:
     """Rough token count (about four characters a token for English and JSON)."""
     return max(1, len(text) // 4)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Why a model's text cannot be shown: which check failed, and the detail."""
-
-    check: Literal["number", "call"]
-    text: str
-
-
-def problems_with(narrative: ForecastNarrative, state: MarketState) -> list[Problem]:
-    """Why a narrative cannot be shown: invented numbers or calls that differ."""
-    problems: list[Problem] = []
-    text = " ".join(
-        (
-            narrative.immediate_assessment,
-            narrative.five_day_flavour,
-            narrative.five_day_rationale,
-            narrative.strategy_title,
-            narrative.strategy,
-        )
-    )
-    bad = ungrounded_numbers(text, state)
-    if bad:
-        problems.append(
-            Problem("number", f"numbers not in the state: {', '.join(dict.fromkeys(bad))}")
-        )
-    if narrative.immediate_call != state.tomorrow.call:
-        problems.append(
-            Problem(
-                "call",
-                f"immediate_call must be {state.tomorrow.call}, not {narrative.immediate_call}",
-            )
-        )
-    if narrative.five_day_call != state.next_5_days.call:
-        problems.append(
-            Problem(
-                "call",
-                f"five_day_call must be {state.next_5_days.call}, not {narrative.five_day_call}",
-            )
-        )
-    return problems
 
 
 class ModelClient:
@@ -271,7 +250,10 @@ def describe_failure(exc: Exception) -> str:
     if isinstance(exc, openai.RateLimitError):
         return "the model service is rate-limiting"
     if isinstance(exc, openai.APITimeoutError):
-        return "the model service timed out"
+        return (
+            "the model service timed out (a slow or local model needs a larger "
+            "OPENAI_TIMEOUT and LLM_DEADLINE_SECONDS)"
+        )
     if isinstance(exc, openai.APIConnectionError):
         return "the model service could not be reached"
     if isinstance(exc, openai.APIStatusError):
@@ -297,6 +279,9 @@ class LLMNarrator:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.name = f"model:{settings.openai_model}"
         self.client = ModelClient(settings, backoff_initial=backoff_initial, on_usage=self._usage)
+        #: Called after each checked reply with ("first" | "repair", narrative, problems);
+        #: the narrator evaluation (bench/narrator_eval.py) records them.
+        self.on_attempt: Callable[[str, ForecastNarrative, list[Problem]], None] | None = None
 
     def _day(self) -> str:
         return self.clock().astimezone(dt.UTC).date().isoformat()
@@ -359,30 +344,51 @@ class LLMNarrator:
     def _write(self, state: MarketState) -> ForecastNarrative:
         messages = self.messages(state)
         narrative, raw = self.client.structured(messages, ForecastNarrative)
-        problems = problems_with(narrative, state)
+        problems = check_narrative(narrative, state)
+        self._report("first", narrative, problems)
         if not problems:
             return narrative
-        log.info("model narrative needs repair: %s", "; ".join(p.text for p in problems))
-        repair = load_prompt("repair_forecast.md").fill(
-            problems="; ".join(p.text for p in problems),
-            immediate_call=state.tomorrow.call,
-            five_day_call=state.next_5_days.call,
-        )
+        log.info("model narrative needs repair: %s", "; ".join(p.detail for p in problems))
         messages += [
             {"role": "assistant", "content": raw or narrative.model_dump_json()},
-            {"role": "user", "content": repair},
+            {"role": "user", "content": repair_message(problems, state)},
         ]
+        first, first_problems = narrative, problems
         narrative, _ = self.client.structured(messages, ForecastNarrative)
-        problems = problems_with(narrative, state)
+        problems = check_narrative(narrative, state)
+        self._report("repair", narrative, problems)
         if problems:
+            # Last resort: the model's own sentences that passed, if every field keeps one.
+            for draft, found in ((narrative, problems), (first, first_problems)):
+                trimmed = redact(draft, found, state)
+                if trimmed is not None and not check_narrative(trimmed, state):
+                    log.info("model narrative: %s failing sentence(s) removed", len(found))
+                    self._report("trimmed", trimmed, [])
+                    return trimmed
             # The offending figures go to the log only: a note must not repeat them.
             log.warning(
                 "model narrative failed again after repair: %s",
-                "; ".join(p.text for p in problems),
+                "; ".join(p.detail for p in problems),
             )
-            check = "call" if any(p.check == "call" for p in problems) else "number"
-            raise ModelError(f"the model's text failed the {check} check")
+            checks = sorted({p.check for p in problems})
+            raise ModelError(f"the model's text failed the {' and '.join(checks)} check")
         return narrative
+
+    def _report(self, attempt: str, narrative: ForecastNarrative, problems: list[Problem]) -> None:
+        if self.on_attempt is not None:
+            self.on_attempt(attempt, narrative, problems)
+
+
+def repair_message(problems: Sequence[Problem], state: MarketState) -> str:
+    """The repair request: each offending sentence quoted, what the state holds instead."""
+    return load_prompt("repair_forecast.md").fill(
+        problems=repair_lines(problems),
+        immediate_call=state.tomorrow.call,
+        five_day_call=state.next_5_days.call,
+        five_day_flavour=state.next_5_days.flavour,
+        fired=", ".join(r.name for r in state.fired_rules) or "none",
+        as_of=state.as_of.isoformat(),
+    )
 
 
 def _offline(state: MarketState, note: str) -> Narration:

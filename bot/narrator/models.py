@@ -21,6 +21,9 @@ class ForecastNarrative(BaseModel):
     five_day_rationale: str = Field(description="Why, over the next five sessions")
     strategy_title: str = Field(description="A short headline, e.g. 'Ride the Momentum'")
     strategy: str = Field(description="What a trader might do, without promises")
+    fired_rules_mentioned: tuple[str, ...] = Field(
+        description="Every rule the text says fires today, named exactly as in the state"
+    )
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class OfflineNarrator:
             five_day_rationale=_explain(state, state.next_5_days, with_context=True),
             strategy_title=_strategy(state)[0],
             strategy=_strategy(state)[1],
+            fired_rules_mentioned=tuple(r.name for r in state.fired_rules),
         )
 
 

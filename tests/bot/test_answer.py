@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.narrator.answer import bounded_history, find_rule, offline_answer
-from bot.narrator.numbers import ungrounded_numbers
+from bot.narrator.grounding import check_text
 from bot.service import AnalystService, DataRequest
 from bot.settings import Settings
 from engine.errors import UserInputError
@@ -37,7 +37,7 @@ def test_offline_rule_answer_has_values_and_record(demo_state: MarketState) -> N
     reply = offline_answer("why is Golden_Setup not firing?", demo_state)
     assert "rsi14 = 79.27 <= 70 (no)" in reply.text
     assert "(n=" in reply.text and "does NOT hold" in reply.text
-    assert ungrounded_numbers(reply.text, demo_state) == []
+    assert check_text(reply.text, demo_state) == []
 
 
 def test_offline_forecast_and_free_form(demo_state: MarketState) -> None:

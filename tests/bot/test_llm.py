@@ -104,8 +104,17 @@ def test_invented_number_is_repaired(fake: FakeOpenAI, state: MarketState) -> No
     assert "987.65" in repair and "987.65" not in report.text
 
 
-def test_invented_number_twice_falls_back(fake: FakeOpenAI, state: MarketState) -> None:
+def test_invented_number_twice_is_cut_out(fake: FakeOpenAI, state: MarketState) -> None:
+    """After a failed repair only the sentences that passed the check are shown."""
     bad = with_text(state, " Expect a move to 987.65.")
+    fake.script = [bad, bad]
+    report = service(model_settings(fake)).forecast(DEMO)
+    assert report.narrator == "model:test-model" and "987.65" not in report.text
+    assert OfflineNarrator().write(state).immediate_assessment in report.text
+
+
+def test_nothing_left_after_cutting_falls_back(fake: FakeOpenAI, state: MarketState) -> None:
+    bad = with_text(state, "", immediate_assessment="Expect a move to 987.65.")
     fake.script = [bad, bad]
     report = service(model_settings(fake)).forecast(DEMO)
     assert report.narrator == "offline" and "number check" in report.notes[0]
@@ -118,7 +127,9 @@ def test_flipped_call_is_never_shown(fake: FakeOpenAI, state: MarketState) -> No
     fake.script = [bad, bad]
     report = service(model_settings(fake)).forecast(DEMO)
     assert report.narrative.immediate_call == state.tomorrow.call
-    assert report.narrator == "offline" and "call check" in report.notes[0]
+    assert f"**{flipped}**" not in report.text
+    repair = fake.chat_requests()[1]["messages"][-1]["content"]
+    assert f"immediate_call must be exactly '{state.tomorrow.call}'" in repair
 
 
 def test_refusal_falls_back(fake: FakeOpenAI) -> None:
@@ -184,3 +195,16 @@ def test_forecast_prompt_stays_small() -> None:
     busiest = build_state(dataset, as_of=dt.date(2024, 6, 3))
     for state in (build_state(dataset), busiest):
         assert forecast_prompt_tokens(state) < PROMPT_TOKEN_BOUND
+
+
+def test_a_false_statement_is_repaired_with_the_sentence_quoted(
+    fake: FakeOpenAI, state: MarketState
+) -> None:
+    """No invented number at all: the reply says a rule fired that did not."""
+    quiet = next(r.name for r in state.rules if not r.fired)
+    fake.script = [with_text(state, f" {quiet} fired today."), good(state)]
+    report = service(model_settings(fake)).forecast(DEMO)
+    assert report.narrator == "model:test-model" and f"{quiet} fired today" not in report.text
+    repair = fake.chat_requests()[1]["messages"][-1]["content"]
+    assert f"{quiet} fired today." in repair and f"{quiet} did not fire" in repair
+    assert "YYYY-MM-DD" in repair

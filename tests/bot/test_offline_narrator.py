@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.narrator import make_report
-from bot.narrator.numbers import ungrounded_numbers
+from bot.narrator.grounding import check_text
 from bot.narrator.offline import OfflineNarrator
 from bot.views.fmt import num
 from engine.state import (
@@ -71,7 +71,7 @@ def test_bullish_medium_leans_long_with_the_range_low(demo_state: MarketState) -
     assert "went the lean's way 61% of 120 times" in narrative.five_day_rationale
     text = _text(state)
     assert "Bullish Trend" in text
-    assert ungrounded_numbers(text, state) == []
+    assert check_text(text, state) == []
 
 
 def test_bullish_high_adds_with_a_stop_below_the_90_range(demo_state: MarketState) -> None:
@@ -79,7 +79,7 @@ def test_bullish_high_adds_with_a_stop_below_the_90_range(demo_state: MarketStat
     narrative = OfflineNarrator().write(state)
     assert narrative.strategy_title == "Bullish: Add Exposure"
     assert _band(state, 0.90)[0] in narrative.strategy
-    assert ungrounded_numbers(_text(state), state) == []
+    assert check_text(_text(state), state) == []
 
 
 def test_strategy_scales_with_confidence_on_a_bearish_call(demo_state: MarketState) -> None:
@@ -93,7 +93,7 @@ def test_strategy_scales_with_confidence_on_a_bearish_call(demo_state: MarketSta
     assert low.strategy_title == "Slight Downward Lean"
     assert "hedge" not in low.strategy.lower() and "trim" not in low.strategy.lower()
     assert "no change to positions" in low.strategy
-    assert ungrounded_numbers(_text(low_state), low_state) == []
+    assert check_text(_text(low_state), low_state) == []
 
 
 def test_tomorrows_call_leads_when_the_5_day_one_is_neutral(demo_state: MarketState) -> None:
@@ -104,6 +104,7 @@ def test_tomorrows_call_leads_when_the_5_day_one_is_neutral(demo_state: MarketSt
     narrative = OfflineNarrator().write(state)
     assert narrative.strategy_title == "Lean Long, Modest Size"
     assert f"For tomorrow that low is {_band(state, 0.68, 1)[0]}" in narrative.strategy
+    assert check_text(_text(state), state) == []
 
 
 def test_neutral_without_signals_falls_back_to_base_rate(demo_state: MarketState) -> None:
@@ -123,7 +124,7 @@ def test_neutral_without_signals_falls_back_to_base_rate(demo_state: MarketState
     assert "base rate" in narrative.five_day_rationale
     text = _text(state)
     assert "(TRUE)" not in text
-    assert ungrounded_numbers(text, state) == []
+    assert check_text(text, state) == []
 
 
 def test_a_low_confidence_day_says_why(demo_state: MarketState) -> None:
@@ -141,7 +142,7 @@ def test_missing_gex_series_is_not_invented(demo_state: MarketState) -> None:
     narrative = OfflineNarrator().write(state)
     assert "Dealer gamma" not in narrative.five_day_rationale
     assert "GEX:** no data" in _text(state)
-    assert ungrounded_numbers(_text(state), state) == []
+    assert check_text(_text(state), state) == []
 
 
 def test_narrative_is_deterministic(demo_state: MarketState) -> None:

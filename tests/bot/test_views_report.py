@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from bot.narrator import make_report
-from bot.narrator.numbers import ungrounded_numbers
+from bot.narrator.grounding import check_text, ungrounded_numbers
 from bot.narrator.offline import OfflineNarrator
 from bot.views.fmt import num, pct, pct_interval, signed_pct, usd
 from engine.build import build_state
@@ -52,7 +52,7 @@ def test_report_has_playbook_sections_and_only_state_numbers(as_of: dt.date | No
     text = _report(state)
     for section in SECTIONS:
         assert section in text
-    assert ungrounded_numbers(text, state) == []
+    assert check_text(text, state) == []
     assert "SYNTHETIC DEMO DATA" in text
     for rule in state.fired_rules:
         assert f"`{rule.name}` (TRUE)" in text
