@@ -25,7 +25,7 @@ from bot.views.fmt import (
     usd,
 )
 from engine.audit import AuditRow, AuditTable
-from engine.gex import GexResult
+from engine.gex import EXCHANGE_TZ, GexResult
 from engine.state import Interval, MarketState
 from engine.stats import MIN_EPISODES
 from engine.walkforward import HorizonScore
@@ -398,8 +398,9 @@ def signals_text(state: MarketState) -> str:
 def gex_text(result: GexResult, symbol: str, source: str, *, top: int = 8) -> str:
     """A chain snapshot's gamma figures: net GEX, flip, walls and the largest expiries."""
     per = "per 1% move"
+    local = result.as_of.astimezone(EXCHANGE_TZ) if result.as_of.tzinfo else result.as_of
     lines = [
-        f"{symbol} dealer gamma exposure, chain as of {result.as_of:%Y-%m-%d %H:%M %Z} "
+        f"{symbol} dealer gamma exposure, chain as of {local:%Y-%m-%d %H:%M %Z} "
         f"({source}); spot {num(result.spot)}",
         f"  net GEX              {usd(result.net_gex)} {per} "
         f"(calls {usd(result.call_gex)}, puts {usd(result.put_gex)})",

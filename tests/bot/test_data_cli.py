@@ -116,3 +116,16 @@ def test_guess_kind_from_columns(tmp_path: Path) -> None:
     odd.write_text("when,what\n")
     with pytest.raises(UserInputError, match="--kind"):
         data_cmds.guess_kind(odd)
+
+
+def test_gex_times_are_exchange_time(
+    raw_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The chain's UTC-04:00 stamp is written as New York time, with its zone's name."""
+    chain = raw_data_dir / "daggerok_options-desk" / "IWM_chain_2026-07-12.json"
+    png = tmp_path / "g.png"
+    args = _parse("gex", "--chain", str(chain), "--plot", str(png))
+    assert args.func(args, _settings(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "chain as of 2026-07-12 06:26 EDT" in out and "-$2.12B per 1% move" in out
+    assert png.stat().st_size > 30_000
