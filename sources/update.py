@@ -14,6 +14,12 @@ Per series:
 * dark pool - one FINRA file per NYSE trading day, from the last stored day (or
   ``backfill_years`` back) to today, written in chunks so an interrupted backfill keeps
   what it finished; raw files are cached, so a resumed backfill downloads only the rest.
+  A day without a usable file (an HTML page, an empty reply, an impossible row) is
+  recorded in the store and asked for again on every later run until it comes, and
+  named in the note until then; when no day at all gives data, the series failed.
+
+Runs are serialised by the store's update lock (:mod:`sources.lock`): a second update
+waits for the first a bounded time, then every series reports that another is running.
 * GEX - one chain snapshot, stored against the trading day its open interest describes.
 """
 
@@ -26,15 +32,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.errors import AnalystError
+from engine.errors import AnalystError, ProviderError
 from engine.gex import average_dollar_volume, compute_gex, to_exchange_naive
 from engine.series import Series
 from sources.calendar import last_trading_day, trading_days, trading_days_between
+from sources.lock import UpdateBusy, update_lock
 from sources.providers.chain import ChainProvider
 from sources.providers.finra import FinraProvider
 from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
 from sources.store import Store
+from sources.urls import redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ PRICE_HISTORY_START = dt.date(2000, 5, 26)  # IWM's first trading day
 VIX_OVERLAP_DAYS = 7
 FINRA_CHUNK = 40
 ADV_DAYS = 20
+#: How long an update waits for another one holding the store's update lock (seconds).
+LOCK_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,40 @@ def update(
     ticker: str = "IWM",
     backfill_years: int = 3,
     series: tuple[Series, ...] = SERIES_ORDER,
+    lock_wait: float = LOCK_WAIT_SECONDS,
+) -> UpdateReport:
+    """Update each series in ``series`` under the store's update lock; failures are
+    reported, never raised (another update holding the lock fails every series)."""
+    try:
+        with update_lock(store.path, wait=lock_wait):
+            return _update(
+                store,
+                providers,
+                today,
+                progress,
+                ticker=ticker,
+                backfill_years=backfill_years,
+                series=series,
+            )
+    except UpdateBusy as busy:
+        report = UpdateReport(today=today, last_session=last_trading_day(today))
+        for name in series:
+            info = store.info(name, ticker)
+            report.results.append(
+                SeriesUpdate(name, info.source, 0, info.last_date, None, error=str(busy))
+            )
+        return report
+
+
+def _update(
+    store: Store,
+    providers: Providers,
+    today: dt.date,
+    progress: Progress | None = None,
+    *,
+    ticker: str = "IWM",
+    backfill_years: int = 3,
+    series: tuple[Series, ...] = SERIES_ORDER,
 ) -> UpdateReport:
     """Update each series in ``series``; failures are reported, never raised."""
     session = last_trading_day(today)
@@ -116,7 +160,7 @@ def update(
         try:
             source, changed, note = steps[name]()
         except AnalystError as exc:
-            error = str(exc)
+            error = redact_urls(str(exc))
             log.info("update of %s failed: %s", name, exc)
         except Exception as exc:  # one broken source must not stop the others
             log.exception("unexpected failure updating %s", name)
@@ -167,9 +211,12 @@ def _dark_pool(
         first = last + dt.timedelta(days=1)
     else:
         first = session - dt.timedelta(days=round(365.25 * backfill_years))
-    days = trading_days(first, session)
+    # Days missed by earlier runs are asked for again, with the new ones.
+    retry = [d for d in store.missing_days("dark_pool", ticker) if d < first]
+    days = sorted({*retry, *trading_days(first, session)})
     changed = 0
-    missing: list[dt.date] = []
+    got = 0
+    reasons: dict[dt.date, str] = {}
     for offset in range(0, len(days), FINRA_CHUNK):
         chunk = days[offset : offset + FINRA_CHUNK]
 
@@ -178,17 +225,35 @@ def _dark_pool(
                 progress("dark_pool", base + done, len(days))
 
         res = provider.fetch_days(chunk, progress=step)
-        missing += res.missing
-        if not res.frame.empty:
-            changed += store.upsert("dark_pool", res.frame, source="finra", ticker=ticker)
+        reasons |= {d: res.reasons.get(d, "no file") for d in res.missing}
+        with store.batch():
+            if not res.frame.empty:
+                got += len(res.frame)
+                changed += store.upsert("dark_pool", res.frame, source="finra", ticker=ticker)
+                store.clear_missing("dark_pool", [t.date() for t in res.frame.index], ticker)
+            if res.missing:
+                store.note_missing("dark_pool", {d: reasons[d] for d in res.missing}, ticker)
     # FINRA posts a day's file in the evening: the latest session missing is expected.
-    unexpected = [d for d in missing if d != session]
+    unexpected = {d: r for d, r in reasons.items() if d != session}
+    if unexpected and got == 0:
+        raise ProviderError(
+            f"FINRA gave no usable file for any of the {len(days)} day(s) asked "
+            f"({_missing_text(unexpected)}); they will be asked for again on the next run"
+        )
     note = None
     if unexpected:
-        shown = ", ".join(d.isoformat() for d in unexpected[:5])
-        more = f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else ""
-        note = f"no FINRA data for {len(unexpected)} day(s): {shown}{more}"
+        note = (
+            f"no FINRA data for {len(unexpected)} day(s): {_missing_text(unexpected)}; "
+            "asked for again on the next run"
+        )
     return "finra", changed, note
+
+
+def _missing_text(reasons: dict[dt.date, str], shown: int = 5) -> str:
+    """'2026-01-07 (HTML page), 2026-01-08 (bad row) and 3 more'."""
+    days = sorted(reasons)
+    text = ", ".join(f"{d} ({reasons[d]})" for d in days[:shown])
+    return text + (f" and {len(days) - shown} more" if len(days) > shown else "")
 
 
 def snapshot_day(as_of: dt.datetime) -> dt.date:

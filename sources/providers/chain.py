@@ -30,6 +30,7 @@ import pandas as pd
 from engine.errors import InputDataError, ProviderError
 from engine.gex import EXCHANGE_TZ
 from sources.providers.http import HttpConfig, fetch, looks_like_html
+from sources.urls import public_url, redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +202,9 @@ class ChainProvider:
                 if "://" not in url or url.startswith("file://"):
                     return read_chain_file(Path(url.removeprefix("file://")))
                 resp = fetch(url, what=f"{self.symbol} option chain", config=self.http)
-                return decode(resp.text, url)
+                return decode(resp.text, public_url(url))
             except (ProviderError, InputDataError) as exc:
-                log.info("chain source failed: %s", exc)
-                errors.append(str(exc))
+                log.info("chain source failed: %s", redact_urls(str(exc)))
+                errors.append(redact_urls(str(exc)))
         hint = "" if self.fallback_url else " (set IWM_CHAIN_FALLBACK_URL for a second source)"
         raise ProviderError("; ".join(errors) + hint)
