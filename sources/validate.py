@@ -509,7 +509,7 @@ def check_aux(
         shown = ", ".join(str(d) for d in days[:5]) + (
             f" and {len(days) - 5} more" if len(days) > 5 else ""
         )
-        out.notes.append(f"{len(days)} row(s) without a {kind} value are gaps: {shown}")
+        out.notes.append(f"no {kind} value on {len(days)} day(s) ({shown}): left as gaps")
         frame = frame[present]
         rows = rows[present]
     order = np.argsort(frame.index.to_numpy(), kind="stable")
