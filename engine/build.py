@@ -94,7 +94,7 @@ def _provenance_at(
             # Name the series today's value comes from, with its own source and caveat.
             p = p.model_copy(
                 update={
-                    "source": f"{gex_series.label} ({gex_series.source})",
+                    "source": f"{gex_series.label}, {gex_series.source}",
                     "note": gex_series.note,
                 }
             )
@@ -160,7 +160,7 @@ def _gex_series_warning(prepared: Prepared, pos: int) -> DataWarning | None:
         if series is today or not days.size:
             continue
         first, last = index[days[0]].date(), index[days[-1]].date()
-        others.append((first, f"{series.label} ({series.source}, {first} to {last})"))
+        others.append((first, f"the {series.label} ({series.source}, {first} to {last})"))
     if not others:
         return None
     changes = np.flatnonzero(np.diff(ids) != 0)

@@ -213,9 +213,9 @@ def _dark_pool(
         first = session - dt.timedelta(days=round(365.25 * backfill_years))
     # Days missed by earlier runs are asked for again, with the new ones.
     retry = [d for d in store.missing_days("dark_pool", ticker) if d < first]
+    new_days = [d for d in trading_days(first, session) if d != session]
     days = sorted({*retry, *trading_days(first, session)})
     changed = 0
-    got = 0
     reasons: dict[dt.date, str] = {}
     for offset in range(0, len(days), FINRA_CHUNK):
         chunk = days[offset : offset + FINRA_CHUNK]
@@ -228,16 +228,16 @@ def _dark_pool(
         reasons |= {d: res.reasons.get(d, "no file") for d in res.missing}
         with store.batch():
             if not res.frame.empty:
-                got += len(res.frame)
                 changed += store.upsert("dark_pool", res.frame, source="finra", ticker=ticker)
                 store.clear_missing("dark_pool", [t.date() for t in res.frame.index], ticker)
             if res.missing:
                 store.note_missing("dark_pool", {d: reasons[d] for d in res.missing}, ticker)
     # FINRA posts a day's file in the evening: the latest session missing is expected.
     unexpected = {d: r for d, r in reasons.items() if d != session}
-    if unexpected and got == 0:
+    if new_days and all(d in unexpected for d in new_days):
+        # Not one new day gave data: the source is broken, not merely missing a day.
         raise ProviderError(
-            f"FINRA gave no usable file for any of the {len(days)} day(s) asked "
+            f"FINRA gave no usable file for any of the {len(new_days)} new day(s) asked "
             f"({_missing_text(unexpected)}); they will be asked for again on the next run"
         )
     note = None
