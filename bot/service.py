@@ -176,7 +176,10 @@ class AnalystService:
 
         with Store(self.settings.database) as store:
             data = dataset_from_store(
-                store, self.settings.ticker, ffill_limit=self._params().ffill_limit
+                store,
+                self.settings.ticker,
+                ffill_limit=self._params().ffill_limit,
+                until=self.checks().latest_session,
             )
         today = self.clock().astimezone(NEW_YORK).date()
         session = last_trading_day(today)

@@ -57,6 +57,7 @@ class WarningCode(StrEnum):
     UNADJUSTED = "unadjusted"  # no dividend-adjusted close: returns exclude dividends
     UNITS = "units"  # a series' values look like another unit (GEX in millions)
     SERIES_CHANGE = "series_change"  # a series' values come from more than one source
+    FUTURE_ROWS = "future_rows"  # the store holds rows dated after the last session
 
 
 class DataWarning(Frozen):

@@ -435,6 +435,32 @@ class Store:
             fetched_at=src[1] if src else None,
         )
 
+    def count_after(self, series: Series, day: dt.date, ticker: str = "IWM") -> int:
+        """Rows of ``series`` dated after ``day``."""
+        table, keys, _ = _TABLES[series]
+        where = " AND ticker = ?" if "ticker" in keys else ""
+        args = (day.isoformat(), ticker) if where else (day.isoformat(),)
+        row = self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE date > ?{where}", args)
+        return int(row.fetchone()[0])
+
+    def delete_after(self, day: dt.date, ticker: str = "IWM") -> dict[Series, int]:
+        """Delete every series' rows dated after ``day`` (one transaction); counts."""
+        out: dict[Series, int] = {}
+        with self.batch() as conn:
+            for series, (table, keys, _) in _TABLES.items():
+                where = " AND ticker = ?" if "ticker" in keys else ""
+                args = (day.isoformat(), ticker) if where else (day.isoformat(),)
+                out[series] = conn.execute(
+                    f"DELETE FROM {table} WHERE date > ?{where}", args
+                ).rowcount
+            conn.execute(
+                "DELETE FROM gex_strikes WHERE date > ? AND ticker = ?", (day.isoformat(), ticker)
+            )
+            conn.execute(
+                "DELETE FROM missing_days WHERE date > ? AND ticker = ?", (day.isoformat(), ticker)
+            )
+        return out
+
     # --- days a provider could not give ---------------------------------------------
     def missing_days(self, series: Series, ticker: str = "IWM") -> dict[dt.date, str]:
         """Days recorded as missing for ``series`` (to ask for again), with the reason."""

@@ -19,6 +19,7 @@ series of today's value and no flip is read across a change of series.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import replace
 
@@ -27,10 +28,10 @@ import pandas as pd
 
 from engine.dataset import Dataset, GexSeries, assemble
 from engine.errors import EmptyStoreError
-from engine.series import AuxSeries
+from engine.series import SERIES, AuxSeries, Series
 from engine.state import DataWarning, WarningCode
 from sources.csv_import import SQUEEZEMETRICS_NOTE, stand_in_note
-from sources.store import Store
+from sources.store import VALUE_COLUMN, Store
 from sources.validate import scale_gex, unadjusted_warning
 
 log = logging.getLogger(__name__)
@@ -117,16 +118,51 @@ def _adjusted_warning(prices: pd.DataFrame) -> DataWarning | None:
     )
 
 
-def dataset_from_store(store: Store, ticker: str = "IWM", *, ffill_limit: int = 3) -> Dataset:
-    """Every series in the store for ``ticker``; EmptyStoreError with a hint when empty."""
-    prices = store.read("prices", ticker)
+def _future_warning(store: Store, ticker: str, until: dt.date) -> DataWarning | None:
+    """Rows dated after ``until`` (written by versions that did not check dates)."""
+    counts = {s: store.count_after(s, until, ticker) for s in SERIES}
+    found = {s: n for s, n in counts.items() if n}
+    if not found:
+        return None
+    listed = ", ".join(f"{n} {s}" for s, n in found.items())
+    return DataWarning(
+        code=WarningCode.FUTURE_ROWS,
+        text=f"the store holds rows dated after the latest completed NYSE session ({until}): "
+        f"{listed}; they are left out. Remove them with 'iwm-analyst prune'",
+    )
+
+
+def dataset_from_store(
+    store: Store, ticker: str = "IWM", *, ffill_limit: int = 3, until: dt.date | None = None
+) -> Dataset:
+    """Every series in the store for ``ticker``; EmptyStoreError with a hint when empty.
+
+    ``until`` (the latest completed NYSE session, from the caller's clock) leaves out
+    rows dated after it, with a warning: a store written before dates were checked may
+    hold some, and no forecast may be dated in the future.
+    """
+    warnings: list[DataWarning] = []
+    if until is not None:
+        future = _future_warning(store, ticker, until)
+        if future is not None:
+            warnings.append(future)
+
+    def read(series: Series) -> pd.DataFrame:
+        frame = store.read(series, ticker)
+        return frame if until is None else frame.loc[: pd.Timestamp(until)]
+
+    prices = read("prices")
     if prices.empty:
         raise EmptyStoreError(_EMPTY_HINT)
     others: tuple[AuxSeries, ...] = ("vix", "dark_pool")
-    tables = {name: store.read(name, ticker) for name in others}
-    aux = {name: store.read_values(name, ticker) for name in others}
-    gex_rows = store.read("gex", ticker)
-    gex_values, gex_ids, gex_series, warnings = gex_choice(gex_rows, ticker)
+    tables = {name: read(name) for name in others}
+    aux = {
+        name: tables[name][VALUE_COLUMN[name]].rename(name) if len(tables[name]) else None
+        for name in others
+    }
+    gex_rows = read("gex")
+    gex_values, gex_ids, gex_series, unit_warnings = gex_choice(gex_rows, ticker)
+    warnings += unit_warnings
     sources = {"prices": _source(prices)} | {k: _source(v) for k, v in tables.items()}
     sources["gex"] = _source(gex_rows)
     notes = {"gex": gex_series[0].note} if len(gex_series) == 1 and gex_series[0].note else {}

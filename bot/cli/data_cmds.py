@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.forecast_cmds import GEX_UNIT_CHOICES
+from bot.cli.forecast_cmds import GEX_UNIT_CHOICES, parse_date
 from engine.errors import InputDataError, UserInputError
 from engine.series import SERIES
 from sources.urls import public_url
@@ -72,6 +72,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--gex-unit", choices=GEX_UNIT_CHOICES, help="the unit of GEX values (default: USD)"
     )
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "prune",
+        help="remove stored rows dated after a day (default: the last completed session)",
+        description="Delete every series' rows dated after --after (default: the latest "
+        "completed NYSE session), e.g. future-dated rows an older version let in.",
+    )
+    p.add_argument(
+        "--after", type=parse_date, metavar="YYYY-MM-DD", help="keep rows up to this day"
+    )
+    p.add_argument("--dry-run", action="store_true", help="count the rows; delete nothing")
+    p.set_defaults(func=cmd_prune)
 
     p = sub.add_parser(
         "gex",
@@ -219,6 +231,23 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                 )
         else:
             print("dry run: nothing was written")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import wiring
+
+    after = args.after or wiring.service(settings).checks().latest_session
+    if after is None:  # pragma: no cover - the service's checks always have a session
+        raise UserInputError("give the last day to keep with --after YYYY-MM-DD")
+    with wiring.open_store(settings) as store:
+        if args.dry_run:
+            counts = {s: store.count_after(s, after, settings.ticker) for s in SERIES}
+        else:
+            counts = store.delete_after(after, settings.ticker)
+    verb = "would remove" if args.dry_run else "removed"
+    listed = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no rows"
+    print(f"{verb} {listed} dated after {after}")
     return 0
 
 
