@@ -3,9 +3,9 @@
 ``forecast --csv``, ``import`` and the providers all read through here, so a file is
 judged the same way whichever command sees it. Two layers:
 
-* :func:`read_text` reads a file with bounded cost: binary, compressed, UTF-16 and NUL
-  content, headers over :data:`MAX_HEADER_CHARS` and lines over :data:`MAX_LINE_CHARS`
-  are refused after a cheap look at the bytes, before any parser runs.
+* :func:`sources.reading.read_text` reads a file with bounded cost: binary, compressed,
+  UTF-16 and NUL content, overlong headers and lines are refused after a cheap look at
+  the bytes, before any parser runs (re-exported here).
 * :func:`check_series` judges the values of one series (a date-indexed frame with the
   file's data-row numbers): dates not after the latest completed NYSE session (auxiliary
   series: not after today, since CBOE prints VIX on exchange holidays), finite positive
@@ -25,7 +25,6 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -36,17 +35,20 @@ from engine.errors import InputDataError
 from engine.series import Series
 from engine.state import DataWarning, WarningCode
 from sources.calendar import last_completed_session, sessions_mask
+from sources.reading import MAX_COLUMNS, read_text
+
+__all__ = [
+    "MAX_COLUMNS",
+    "Checked",
+    "Checks",
+    "check_aux",
+    "check_prices",
+    "read_text",
+    "scale_gex",
+    "unadjusted_warning",
+]
 
 log = logging.getLogger(__name__)
-
-#: Longest header line accepted (characters): real headers are well under 1,000.
-MAX_HEADER_CHARS: Final = 16_384
-#: Longest data line accepted (characters).
-MAX_LINE_CHARS: Final = 65_536
-#: Most columns accepted in one file.
-MAX_COLUMNS: Final = 256
-#: Largest file read (bytes); 26 years of daily bars are about 0.5 MB.
-MAX_FILE_BYTES: Final = 256 * 1024 * 1024
 
 #: Plausible price range (USD) per ticker, judged on a file's median close. IWM has
 #: traded at about 34-300 USD as traded since 2000 (split-adjusted); dividend-adjusted
@@ -119,102 +121,6 @@ class Checked:
     frame: pd.DataFrame
     warnings: list[DataWarning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for import's summary
-
-
-# --- bounded reading -------------------------------------------------------------------
-def _line_of(data: bytes, pos: int) -> int:
-    return data.count(b"\n", 0, pos) + 1
-
-
-def read_text(path: Path) -> str:
-    """The text of ``path`` (UTF-8, BOM stripped), or one InputDataError line saying why not.
-
-    Cost is bounded: the bytes are sniffed before decoding, the header and every line are
-    measured before anything parses them.
-    """
-    path = Path(path)
-    name = path.name
-    try:
-        if path.is_dir():
-            raise InputDataError(f"{path} is a folder, not a file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputDataError(
-                f"{name} is {size / 1e6:,.0f} MB; daily data files are far smaller "
-                f"(limit {MAX_FILE_BYTES / 1e6:,.0f} MB)"
-            )
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputDataError(f"file not found: {path}") from exc
-    except OSError as exc:
-        raise InputDataError(f"cannot read {path}: {exc.strerror}") from exc
-    _sniff(data, name)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputDataError(
-            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line "
-            f"{_line_of(data, exc.start)}); save it as UTF-8 CSV"
-        ) from exc
-    if not text.strip():
-        raise InputDataError(f"{name} is empty")
-    _check_lines(text, name)
-    return text
-
-
-def _sniff(data: bytes, name: str) -> None:
-    head = data[:8]
-    if head.startswith(b"\x1f\x8b"):
-        raise InputDataError(f"{name} is gzip-compressed; unpack it first (gunzip)")
-    if head.startswith(b"PK\x03\x04"):
-        raise InputDataError(f"{name} is a ZIP archive (or an .xlsx workbook); save it as CSV")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputDataError(f"{name} is UTF-16 text; save it as UTF-8 CSV")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        if _utf16_without_bom(data[:4096]):
-            raise InputDataError(f"{name} is UTF-16 text; save it as UTF-8 CSV")
-        raise InputDataError(
-            f"{name} is binary, not a CSV file (a NUL byte on line {_line_of(data, nul)})"
-        )
-    sample = data[:4096]
-    control = sum(1 for b in sample if b < 9 or 13 < b < 32)
-    if sample and control > len(sample) // 20:
-        raise InputDataError(f"{name} is binary, not a CSV file")
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        high = sum(1 for b in sample if b >= 0x80)
-        if exc.end < len(sample) - 3 and high > len(sample) // 5:
-            raise InputDataError(f"{name} is binary, not a CSV file") from exc
-
-
-def _utf16_without_bom(sample: bytes) -> bool:
-    """Every other byte NUL and the rest printable ASCII: UTF-16 text of Latin letters."""
-    for zeros, chars in ((sample[1::2], sample[0::2]), (sample[0::2], sample[1::2])):
-        if len(zeros) > 8 and zeros.count(0) == len(zeros):
-            printable = sum(1 for b in chars if 32 <= b < 127 or b in (9, 10, 13))
-            if printable >= 0.9 * len(chars):
-                return True
-    return False
-
-
-def _check_lines(text: str, name: str) -> None:
-    start = len(text) - len(text.lstrip())
-    end = text.find("\n", start, start + MAX_HEADER_CHARS + 2)
-    if end < 0 and len(text) - start > MAX_HEADER_CHARS:
-        raise InputDataError(
-            f"{name}: the header line is {len(text) - start:,} characters long (at most "
-            f"{MAX_HEADER_CHARS:,}); this is not a CSV header"
-        )
-    longest = max(map(len, text.split("\n")))
-    if longest > MAX_LINE_CHARS:
-        lines = text.split("\n")
-        i = next(i for i, ln in enumerate(lines) if len(ln) > MAX_LINE_CHARS)
-        raise InputDataError(
-            f"{name}: line {i + 1} is {len(lines[i]):,} characters long (at most "
-            f"{MAX_LINE_CHARS:,}); not a daily data file"
-        )
 
 
 # --- value checks ---------------------------------------------------------------------
@@ -560,7 +466,9 @@ def scale_gex(
     median = float(nonzero.median())
     if median >= GEX_USD_MIN_MEDIAN:
         return values, None
-    likely = "millions" if median >= 1 else "billions"
+    # IWM's or SPX's net GEX is 1e8-1e10 USD: about 100-10,000 in millions, 0.1-10 in
+    # billions; 50 splits the two.
+    likely = "millions" if median >= 50 else "billions"
     warning = DataWarning(
         code=WarningCode.UNITS,
         series="gex",
