@@ -35,7 +35,12 @@ import pandas as pd
 from engine.errors import AnalystError, ProviderError
 from engine.gex import average_dollar_volume, compute_gex, to_exchange_naive
 from engine.series import Series
-from sources.calendar import last_trading_day, trading_days, trading_days_between
+from sources.calendar import (
+    last_completed_session,
+    last_trading_day,
+    trading_days,
+    trading_days_between,
+)
 from sources.lock import UpdateBusy, update_lock
 from sources.providers.chain import ChainProvider
 from sources.providers.finra import FinraProvider
@@ -43,6 +48,7 @@ from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
 from sources.store import Store
 from sources.urls import redact_urls
+from sources.validate import screen_rows
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +113,7 @@ def update(
     backfill_years: int = 3,
     series: tuple[Series, ...] = SERIES_ORDER,
     lock_wait: float = LOCK_WAIT_SECONDS,
+    now: dt.datetime | None = None,
 ) -> UpdateReport:
     """Update each series in ``series`` under the store's update lock; failures are
     reported, never raised (another update holding the lock fails every series)."""
@@ -120,6 +127,7 @@ def update(
                 ticker=ticker,
                 backfill_years=backfill_years,
                 series=series,
+                now=now,
             )
     except UpdateBusy as busy:
         report = UpdateReport(today=today, last_session=last_trading_day(today))
@@ -140,12 +148,19 @@ def _update(
     ticker: str = "IWM",
     backfill_years: int = 3,
     series: tuple[Series, ...] = SERIES_ORDER,
+    now: dt.datetime | None = None,
 ) -> UpdateReport:
-    """Update each series in ``series``; failures are reported, never raised."""
+    """Update each series in ``series``; failures are reported, never raised.
+
+    ``now`` (the entry point's clock) tells which session has completed: a price bar of
+    a session still trading is left out. Without it, bars up to ``today`` are kept.
+    """
     session = last_trading_day(today)
     report = UpdateReport(today=today, last_session=session)
     steps: dict[Series, Callable[[], tuple[str | None, int, str | None]]] = {
-        "prices": lambda: _prices(store, providers.prices, today, ticker),
+        "prices": lambda: _prices(
+            store, providers.prices, today, ticker, last_completed_session(now) if now else today
+        ),
         "vix": lambda: _vix(store, providers.vix, today),
         "dark_pool": lambda: _dark_pool(
             store, providers.dark_pool, session, ticker, backfill_years, progress
@@ -174,28 +189,30 @@ def _update(
 
 
 def _prices(
-    store: Store, provider: PriceProvider, today: dt.date, ticker: str
+    store: Store, provider: PriceProvider, today: dt.date, ticker: str, complete: dt.date
 ) -> tuple[str | None, int, str | None]:
     info = store.info("prices", ticker)
     start = info.first_date or PRICE_HISTORY_START
     frame, source = provider.fetch(start, today)
-    note = None
+    frame, note = screen_rows(frame, "prices", limit=complete)
     if source != "yahoo" and info.last_date is not None:
         # No adjusted close from the fallback: never overwrite adjusted history with raw.
         stored = store.read("prices", ticker).iloc[-1]
         ratio = float(stored["adj_close"] / stored["close"])
         frame = frame[frame.index > pd.Timestamp(info.last_date)].copy()
         frame["adj_close"] = frame["close"] * ratio
-        note = f"fallback {source}: adjusted close scaled by the last stored ratio {ratio:.4f}"
+        scaled = f"fallback {source}: adjusted close scaled by the last stored ratio {ratio:.4f}"
+        note = "; ".join(n for n in (scaled, note) if n)
     changed = store.upsert("prices", frame, source=source, ticker=ticker)
     return source, changed, note
 
 
-def _vix(store: Store, provider: VixProvider, today: dt.date) -> tuple[str | None, int, None]:
+def _vix(store: Store, provider: VixProvider, today: dt.date) -> tuple[str | None, int, str | None]:
     last = store.last_date("vix")
     start = last - dt.timedelta(days=VIX_OVERLAP_DAYS) if last else dt.date(1990, 1, 2)
     frame, source = provider.fetch(start, today)
-    return source, store.upsert("vix", frame, source=source), None
+    frame, note = screen_rows(frame, "vix", limit=today)
+    return source, store.upsert("vix", frame, source=source), note
 
 
 def _dark_pool(

@@ -478,3 +478,51 @@ def scale_gex(
         f"Declare the unit with --gex-unit {likely} to scale them.",
     )
     return values, warning
+
+
+def screen_rows(
+    frame: pd.DataFrame, kind: Series, *, limit: dt.date | None, tolerance: float = 0.005
+) -> tuple[pd.DataFrame, str | None]:
+    """A provider's rows with the impossible ones left out, and a note naming them.
+
+    A file is refused whole; a provider's reply is screened row by row instead, so one
+    bad bar never stops an update: rows dated after ``limit`` (the latest completed NYSE
+    session for prices: a bar of a session still trading is not a close; today for VIX),
+    missing, non-finite or non-positive prices, ``high < low``, open or close beyond
+    high/low by more than ``tolerance`` and negative volume are left out; smaller OHLC
+    slips are repaired. Works on the store's columns (``close`` is the VIX level).
+    """
+    out = frame.copy()
+    dates = pd.DatetimeIndex(out.index)
+    reasons = pd.Series("", index=out.index, dtype=object)
+
+    def flag(mask: npt.NDArray[np.bool_], why: str) -> None:
+        fresh = mask & (reasons == "").to_numpy()
+        reasons[fresh] = why
+
+    if limit is not None:
+        flag(np.asarray(dates > pd.Timestamp(limit)), f"after {limit}")
+    cols = [c for c in ("close", "open", "high", "low", "adj_close") if c in out]
+    for col in cols:
+        values = out[col].to_numpy(dtype="float64")
+        top = VIX_MAX if kind == "vix" else PRICE_LIMITS[1]
+        flag(~(np.isfinite(values) & (values > 0) & (values <= top)), f"{col} not a price")
+    if kind == "prices" and {"open", "high", "low"} <= set(cols):
+        o, c = out["open"].to_numpy(dtype="float64"), out["close"].to_numpy(dtype="float64")
+        h, lo = out["high"].to_numpy(dtype="float64"), out["low"].to_numpy(dtype="float64")
+        flag(h < lo, "high below low")
+        top_oc, bottom_oc = np.maximum(o, c), np.minimum(o, c)
+        flag(
+            ((top_oc - h) > tolerance * c) | ((lo - bottom_oc) > tolerance * c),
+            "open/close outside high/low",
+        )
+        out["high"], out["low"] = np.fmax(h, top_oc), np.fmin(lo, bottom_oc)
+    if "volume" in out:
+        flag(np.asarray(out["volume"].to_numpy(dtype="float64") < 0), "negative volume")
+    bad = (reasons != "").to_numpy()
+    if not bad.any():
+        return out, None
+    listed = [f"{d.date()} ({r})" for d, r in zip(dates[bad], reasons[bad], strict=True)]
+    more = f" and {len(listed) - 5} more" if len(listed) > 5 else ""
+    note = f"left out {len(listed)} row(s) that fail validation: {', '.join(listed[:5])}{more}"
+    return out[~bad], note

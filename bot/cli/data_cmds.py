@@ -145,6 +145,7 @@ def cmd_update(
                 ticker=settings.ticker,
                 backfill_years=years,
                 series=wanted,
+                now=None if today else dt.datetime.now(dt.UTC),
             )
     console.print(freshness_table(report))
     for r in report.results:

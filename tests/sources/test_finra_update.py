@@ -177,3 +177,12 @@ def test_cache_writes_from_two_providers_at_once_never_collide(
     assert errors == []
     assert len(list((tmp_path / "cache").glob("CNMSshvol*.txt"))) == len(days)
     assert not list((tmp_path / "cache").glob("*.part"))
+
+
+def test_a_bar_of_the_session_still_trading_is_not_stored(world) -> None:
+    store, providers, _server = world
+    morning = dt.datetime(2026, 1, 30, 15, 0, tzinfo=dt.UTC)  # 10:00 New York
+    report = update(store, providers, TODAY, series=("prices",), now=morning)
+    result = report.results[0]
+    assert result.ok and result.last_date == dt.date(2026, 1, 29)
+    assert result.note and "2026-01-30 (after 2026-01-29)" in result.note

@@ -126,3 +126,28 @@ def test_urls_lose_their_secrets() -> None:
         redact_urls(text)
         == "chain:https://api.example.com:8443/v1/IWM.json failed; fallback http://h/x"
     )
+
+
+def test_provider_rows_are_screened_not_refused() -> None:
+    from sources.validate import screen_rows
+
+    frame = healthy_frames()["prices"].iloc[-6:].copy()
+    day = frame.index
+    frame.iloc[1, frame.columns.get_loc("high")] = frame["low"].iloc[1] - 1  # impossible
+    frame.iloc[2, frame.columns.get_loc("close")] = np.nan
+    frame.iloc[3, frame.columns.get_loc("volume")] = -5
+    top = max(frame["open"].iloc[4], frame["close"].iloc[4])
+    frame.iloc[4, frame.columns.get_loc("high")] = top - 0.01  # a rounding slip
+    kept, note = screen_rows(frame, "prices", limit=day[-2].date())
+    assert list(kept.index) == [day[0], day[4]]
+    assert kept["high"].iloc[1] == pytest.approx(top)
+    assert note is not None and note.startswith("left out 4 row(s)")
+    for why in (
+        "high below low",
+        "close not a price",
+        "negative volume",
+        f"after {day[-2].date()}",
+    ):
+        assert why in note
+    clean, none = screen_rows(healthy_frames()["prices"], "prices", limit=END)
+    assert none is None and len(clean) == 150
