@@ -165,6 +165,7 @@ class AnalystService:
                 today,
                 ticker=self.settings.ticker,
                 backfill_years=self.settings.backfill_years,
+                now=self.clock(),
             )
 
     def _store_dataset(self) -> Dataset:

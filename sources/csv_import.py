@@ -119,8 +119,9 @@ def parse_table(text: str, name: str) -> tuple[pd.DataFrame, npt.NDArray[np.int6
             raise InputDataError(
                 f"{name}: data row {i} has {len(fields)} fields but the header has {width}"
             )
-    cells = [(c + [""] * width)[:width] for c in body]
-    return pd.DataFrame(cells, columns=columns, dtype=str), _rows(len(cells))
+    if any(len(c) != width for c in body):
+        body = [(c + [""] * width)[:width] for c in body]
+    return pd.DataFrame(body, columns=columns, dtype=str), _rows(len(body))
 
 
 def check_structure(text: str, name: str) -> None:
@@ -178,10 +179,14 @@ def _numbers(
     raw: pd.Series, column: str, name: str, rows: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
     """Numbers of one column; missing markers become NaN (judged by the validator)."""
-    cleaned = raw.astype(str).str.strip().str.replace(",", "", regex=False)
+    values = pd.to_numeric(raw, errors="coerce")
+    unread = values.isna()
+    if not unread.any():  # the common case: every cell a plain number
+        return values.to_numpy(dtype="float64")
+    cleaned = raw[unread].astype(str).str.strip().str.replace(",", "", regex=False)
     cleaned = cleaned.mask(cleaned.str.lower().isin(_MISSING))
-    values = pd.to_numeric(cleaned, errors="coerce")
-    bad = values.isna() & cleaned.notna()
+    values[unread] = pd.to_numeric(cleaned, errors="coerce")
+    bad = values.isna() & cleaned.reindex(raw.index).notna()
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
         raise InputDataError(
