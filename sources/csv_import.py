@@ -293,7 +293,6 @@ def _checked_prices(
     result = check_prices(prices, rows, name, checks)
     if "adj_close" not in prices:
         result.warnings.append(unadjusted_warning(name))
-        result.notes.append("no adjusted close: returns will exclude dividends")
     if aux_cols:
         result.frame = result.frame.join(aux)
     return result

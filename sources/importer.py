@@ -56,16 +56,16 @@ _COLUMNS: dict[Series, tuple[str, ...]] = {
 def guess_kind(path: Path, text: str | None = None) -> Kind:
     """What a file holds, from its first line (or JSON body): prices, VIX, GEX, dark
     pool (also FINRA CNMS files) or an option chain."""
-    text = read_text(path) if text is None else text
-    head = text.lstrip()
-    if head.startswith(("{", "[")):
+    if text is None and _is_json(path):
         try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputDataError(f"{path.name} is not valid JSON ({exc.msg})") from exc
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputDataError(f"{path.name} is not a readable JSON file ({exc})") from exc
         if isinstance(payload, dict) and ("data" in payload or "quotes" in payload):
             return "chain"
         raise UserInputError(f"{path.name} is JSON but not an option chain; give a CSV file")
+    text = read_text(path) if text is None else text
+    head = text.lstrip()
     check_structure(text, path.name)
     header = head.splitlines()[0] if head else ""
     raw_cols = [c.strip().strip('"') for c in header.replace("|", ",").split(",")]
@@ -86,6 +86,17 @@ def guess_kind(path: Path, text: str | None = None) -> Kind:
         f"cannot tell what {path.name} holds from its columns ({shown}); "
         "pass --kind prices|vix|gex|dark_pool|chain"
     )
+
+
+def _is_json(path: Path) -> bool:
+    """True when the file's first non-blank byte opens a JSON object or array (a chain
+    file is often one long line, so it is read as JSON, not through the CSV door)."""
+    try:
+        with Path(path).open("rb") as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return False
+    return head[:1] in (b"{", b"[")
 
 
 @dataclass
@@ -160,9 +171,13 @@ def _read_one(
     underlying: str | None,
     adv_dollars: float | None,
 ) -> FileRead:
-    text = read_text(path)
+    if _is_json(path) and kind in (None, "chain", "gex"):
+        if kind is None:
+            guess_kind(path)  # refuses JSON that is not an option chain
+        return _read_chain(path, checks, adv_dollars)
+    text = read_text(path)  # JSON given as another kind is refused here, in one line
     what = kind or guess_kind(path, text)
-    if what == "chain" or (what == "gex" and text.lstrip().startswith("{")):
+    if what == "chain":
         return _read_chain(path, checks, adv_dollars)
     result = read_series(path, what, checks, text=text)
     frame = result.frame

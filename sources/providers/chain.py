@@ -34,6 +34,8 @@ from sources.urls import public_url, redact_urls
 
 log = logging.getLogger(__name__)
 
+#: Largest chain file read (bytes); a full IWM chain is about 1-3 MB.
+MAX_CHAIN_BYTES = 200_000_000
 CBOE_CHAIN_URL = "https://cdn.cboe.com/api/global/delayed_quotes/options/{symbol}.json"
 _OCC = re.compile(r"^(?P<root>[A-Z.]{1,6})(?P<ymd>\d{6})(?P<cp>[CP])(?P<strike>\d{8})$")
 
@@ -173,9 +175,15 @@ def decode(text: str, source: str) -> ChainSnapshot:
 def read_chain_file(path: Path) -> ChainSnapshot:
     """A chain saved on disk, in either layout; bad files are InputDataError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        if Path(path).stat().st_size > MAX_CHAIN_BYTES:
+            raise InputDataError(
+                f"{Path(path).name} is over {MAX_CHAIN_BYTES // 1_000_000} MB; not a chain file"
+            )
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputDataError(f"cannot read the option chain file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{Path(path).name} is not UTF-8 JSON (binary?)") from exc
     try:
         return decode(text, Path(path).name)
     except ProviderError as exc:

@@ -305,3 +305,18 @@ def test_future_rows_of_an_older_store_are_left_out_and_pruned(
     assert _main(tmp_path, monkeypatch, "prune", "--after", END.isoformat()) == 0
     with Store(db) as store:
         assert store.last_date("prices") == END
+
+
+def test_a_real_one_line_chain_file_is_imported_as_a_snapshot(
+    raw_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real chain files are a single 1 MB line: read as JSON, not through the CSV door."""
+    chain = raw_data_dir / "daggerok_options-desk" / "IWM_chain_2026-07-12.json"
+    for kind in ((), ("--kind", "gex"), ("--kind", "chain")):
+        assert _main(tmp_path, monkeypatch, "import", *kind, str(chain)) == 0
+    with Store(tmp_path / "db.sqlite3") as store:
+        gex = store.read("gex")
+    assert list(gex.index.strftime("%Y-%m-%d")) == ["2026-07-10"]  # the session it shows
+    assert (gex["underlying"].iloc[0], gex["method"].iloc[0]) == ("IWM", "chain")
+    assert gex["net_gex"].iloc[0] == pytest.approx(-2.12e9, rel=0.01)
+    assert _main(tmp_path, monkeypatch, "import", "--kind", "prices", str(chain)) == 2
