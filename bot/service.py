@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from engine.walkforward import WalkForward
     from sources.ledger import Scorecard, Source
     from sources.update import Providers, UpdateReport
+    from sources.validate import Checks
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,20 @@ class DataRequest:
     csv: Path | None = None
     vix: Path | None = None
     gex: Path | None = None
-    dark_pool: Path | None = None
+    #: one dark-pool file, or several (FINRA CNMS files, folders of them)
+    dark_pool: Path | tuple[Path, ...] | None = None
     demo: bool = False
+    gex_unit: str | None = None  # declared unit of the GEX file (sources.validate.GEX_UNITS)
+
+    def dark_pool_paths(self) -> tuple[Path, ...]:
+        if self.dark_pool is None:
+            return ()
+        return self.dark_pool if isinstance(self.dark_pool, tuple) else (self.dark_pool,)
 
     def key(self) -> tuple[object, ...]:
         """Identity of the inputs: paths with size and mtime, so edits invalidate."""
-        parts: list[object] = ["demo" if self.demo else "files"]
-        for path in (self.csv, self.vix, self.gex, self.dark_pool):
+        parts: list[object] = ["demo" if self.demo else "files", self.gex_unit]
+        for path in (self.csv, self.vix, self.gex, *self.dark_pool_paths()):
             if path is None:
                 parts.append(None)
                 continue
@@ -109,11 +117,23 @@ class AnalystService:
             from sources.csv_import import load_dataset
 
             return load_dataset(
-                req.csv, req.vix, req.gex, req.dark_pool, ffill_limit=self._params().ffill_limit
+                req.csv,
+                req.vix,
+                req.gex,
+                req.dark_pool_paths() or None,
+                ffill_limit=self._params().ffill_limit,
+                checks=self.checks(gex_unit=req.gex_unit),
             )
         if any(p is not None for p in (req.vix, req.gex, req.dark_pool)):
             raise InputDataError("--vix/--gex/--dark-pool need a prices file: add --csv FILE")
         return self._store_dataset()
+
+    def checks(self, gex_unit: str | None = None) -> Checks:
+        """What validation at the door needs from the clock (the latest completed NYSE
+        session, today's date) and the ticker, for files read now."""
+        from sources.validate import Checks
+
+        return Checks.at(self.clock(), ticker=self.settings.ticker, gex_unit=gex_unit)
 
     def or_demo(self, req: DataRequest) -> tuple[DataRequest, str | None]:
         """``req``, or the demo (and why) when it means the store and the store is empty."""
@@ -145,11 +165,11 @@ class AnalystService:
                 today,
                 ticker=self.settings.ticker,
                 backfill_years=self.settings.backfill_years,
+                now=self.clock(),
             )
 
     def _store_dataset(self) -> Dataset:
         """The local store's data, with a warning when prices lag the NYSE calendar."""
-        from engine.dataset import Dataset
         from engine.state import DataWarning, WarningCode
         from sources.calendar import last_trading_day, trading_days_between
         from sources.store import Store
@@ -157,7 +177,10 @@ class AnalystService:
 
         with Store(self.settings.database) as store:
             data = dataset_from_store(
-                store, self.settings.ticker, ffill_limit=self._params().ffill_limit
+                store,
+                self.settings.ticker,
+                ffill_limit=self._params().ffill_limit,
+                until=self.checks().latest_session,
             )
         today = self.clock().astimezone(NEW_YORK).date()
         session = last_trading_day(today)
@@ -171,7 +194,7 @@ class AnalystService:
                 text=f"prices in the store end on {last}, {behind} trading days before the "
                 f"last session ({session}): run 'iwm-analyst update'",
             )
-            return Dataset(data.frame, data.provenance, (warning, *data.warnings), data.gex_levels)
+            return replace(data, warnings=(warning, *data.warnings))
         return data
 
     def _params(self) -> EngineParams:
@@ -236,7 +259,7 @@ class AnalystService:
     ) -> Report:
         """The state for the day and its narrated report, recorded in the forecast ledger."""
         state = self.state(req, as_of)
-        self._record(state, source)
+        self._record(state, self.prepared(req).dates[-1].date(), source)
         return make_report(state, self.narrator(offline).narrate(state))
 
     # --- evidence (issue 3) ------------------------------------------------------------
@@ -271,18 +294,22 @@ class AnalystService:
                     ledger.fill_outcomes(frame, self.settings.ticker)
             return ledger.scorecard(self.settings.ticker, include_synthetic=include_synthetic)
 
-    def _record(self, state: MarketState, source: Source) -> None:
-        """Put a forecast in the ledger; a ledger problem never breaks a forecast.
+    def _record(self, state: MarketState, data_last: dt.date, source: Source) -> None:
+        """Put a live forecast in the ledger; a ledger problem never breaks a forecast.
 
-        Forecasts on synthetic (demo) data are not recorded: they are no track record.
+        Only live forecasts are recorded (:func:`sources.ledger.is_live`): made now, by
+        this service's clock, from data whose last day is the latest completed session.
+        Replays, stale data, repeats of a day and synthetic (demo) data are no track
+        record.
         """
         from engine.errors import AnalystError
-        from sources.ledger import Ledger
+        from sources.ledger import Ledger, is_live
 
-        if state.synthetic:
+        now = self.clock()
+        if not is_live(state.as_of, data_last, now, state.synthetic):
             return
         try:
             with Ledger(self.settings.database) as ledger:
-                ledger.record(state, created_at=self.clock(), source=source)
+                ledger.record(state, created_at=now, source=source, data_last=data_last)
         except (AnalystError, OSError) as exc:
             log.warning("forecast not recorded in the ledger: %s", exc)

@@ -21,7 +21,7 @@ from engine.audit import enrich_rule_states
 from engine.dataset import Dataset
 from engine.errors import InputDataError, InsufficientHistoryError
 from engine.forecast import make_forecast
-from engine.frame import as_of_row
+from engine.frame import as_of_row, series_id_column
 from engine.indicators import TREND_SLOPE_LOOKBACK
 from engine.levels import key_levels
 from engine.prepared import Prepared, prepare
@@ -85,11 +85,20 @@ def _inputs_hash(frame: pd.DataFrame, pos: int) -> str:
 
 
 def _provenance_at(
-    prov: tuple[SeriesProvenance, ...], index: pd.DatetimeIndex, pos: int
+    prov: tuple[SeriesProvenance, ...], index: pd.DatetimeIndex, pos: int, dataset: Dataset
 ) -> tuple[SeriesProvenance, ...]:
     as_of = index[pos].date()
     out = []
+    gex_series = dataset.gex_series_on(pos)
     for p in prov:
+        if p.series == "gex" and gex_series is not None:
+            # Name the series today's value comes from, with its own source and caveat.
+            p = p.model_copy(
+                update={
+                    "source": f"{gex_series.label}, {gex_series.source}",
+                    "note": gex_series.note,
+                }
+            )
         if p.last_date is None:
             out.append(p)
             continue
@@ -128,10 +137,51 @@ def _rule_states(prepared: Prepared, pos: int) -> tuple[RuleState, ...]:
     return tuple(states)
 
 
+def _gex_series_changed(prepared: Prepared, pos: int) -> bool:
+    """True when row ``pos``'s GEX value and the row before's come from different series."""
+    col = series_id_column("gex")
+    if pos < 1 or col not in prepared.ind.columns:
+        return False
+    ids = prepared.ind[col].to_numpy(dtype=np.float64)[pos - 1 : pos + 1]
+    return not np.isnan(ids).any() and ids[0] != ids[1]
+
+
+def _gex_series_warning(prepared: Prepared, pos: int) -> DataWarning | None:
+    """When GEX values up to ``pos`` come from more than one series, say which and when."""
+    data = prepared.dataset
+    col = series_id_column("gex")
+    today = data.gex_series_on(pos)
+    if today is None or len(data.gex_series) < 2:
+        return None
+    ids = data.frame[col].to_numpy(dtype=np.float64)[: pos + 1]
+    index = prepared.dates
+    others = []
+    for code, series in enumerate(data.gex_series):
+        days = np.flatnonzero(ids == code)
+        if series is today or not days.size:
+            continue
+        first, last = index[days[0]].date(), index[days[-1]].date()
+        others.append((first, f"the {series.label} ({series.source}, {first} to {last})"))
+    if not others:
+        return None
+    changes = np.flatnonzero(np.diff(ids) != 0)
+    first_change = index[changes[0] + 1].date() if changes.size else index[pos].date()
+    return DataWarning(
+        code=WarningCode.SERIES_CHANGE,
+        series="gex",
+        dates=(first_change,),
+        text=f"gex: today's value is the {today.label} ({today.source}); earlier days come "
+        f"from {'; '.join(t for _, t in sorted(others))}. The rules' record mixes these "
+        "series, and no flip is read across a change of series",
+    )
+
+
 def _regime(prepared: Prepared, pos: int, gex_note: str | None) -> Regime:
     row = prepared.ind.iloc[pos]
     params = prepared.params
+    # gex_prev is NaN across a change of GEX series (engine.frame.previous_in_series).
     vix, gex, prev = _f(row["vix"]), _f(row["gex"]), _f(row["gex_prev"])
+    gex_series = prepared.dataset.gex_series_on(pos)
     dp = _f(row["dark_pool"])
     vix_regime: Literal["high", "normal", "unknown"] = "unknown"
     if vix is not None:
@@ -155,7 +205,9 @@ def _regime(prepared: Prepared, pos: int, gex_note: str | None) -> Regime:
             regime=gex_regime,
             flipped_positive=gex is not None and prev is not None and prev < 0 <= gex,
             flipped_negative=gex is not None and prev is not None and prev >= 0 > gex,
-            note=gex_note,
+            note=gex_series.note if gex_series is not None else gex_note,
+            series=gex_series.label if gex_series is not None else None,
+            series_changed=_gex_series_changed(prepared, pos),
             **_gex_levels(prepared, pos),
         ),
         dark_pool=DarkPoolRegime(
@@ -237,6 +289,9 @@ def _warnings(
         if p.note:
             text = f"{p.series}: {p.note}"
             out.append(DataWarning(code=WarningCode.STAND_IN, series=p.series, text=text))
+    series_warning = _gex_series_warning(prepared, as_of_row(prepared.dates, day))
+    if series_warning is not None:
+        out.append(series_warning)
     return tuple(dict.fromkeys(out))
 
 
@@ -251,7 +306,7 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
     _check_warmup(ind, pos, prepared.playbook.warmup_columns)
     row = ind.iloc[pos]
     day = index[pos].date()
-    prov = _provenance_at(prepared.dataset.provenance, index, pos)
+    prov = _provenance_at(prepared.dataset.provenance, index, pos, prepared.dataset)
     gex_note = next((p.note for p in prov if p.series == "gex" and p.note), None)
     rules = enrich_rule_states(prepared, _rule_states(prepared, pos), day)
     flavours = {r.name: r.flavour for r in prepared.playbook.rules}

@@ -7,22 +7,51 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from engine.errors import InputDataError, InsufficientHistoryError
-from engine.frame import COLUMNS, PRICE_COLUMNS
+from engine.frame import COLUMNS, PRICE_COLUMNS, series_id_column
 from engine.series import AUX_SERIES, Series
 from engine.state import DataWarning, SeriesProvenance, WarningCode
 
 #: Rows the indicators need before the rules can be evaluated: SMA50 needs 50 closes and
 #: the MACD histogram 34; a few more give the trend label its SMA20 slope.
 MIN_ROWS: Final = 60
+
+
+#: How a GEX value was made: computed here from an option chain snapshot, or a daily
+#: history imported from a file (someone else's method).
+GexMethod = Literal["chain", "history"]
+
+
+@dataclass(frozen=True)
+class GexSeries:
+    """One GEX series: whose gamma it is and how it was made (USD per 1% move).
+
+    Values of different series are different measurements (IWM's own gamma is not the
+    S&P 500's; a chain snapshot is not another vendor's history), so a daily frame marks
+    each day's series (``gex_series``) and nothing reads a flip across a change.
+    """
+
+    underlying: str
+    method: GexMethod
+    source: str
+    stand_in: bool = False  # another underlying's gamma standing in for the ticker's
+    note: str | None = None
+
+    @property
+    def label(self) -> str:
+        """'IWM chain snapshot', 'IWM imported history' or 'SPX stand-in'."""
+        if self.stand_in:
+            return f"{self.underlying} stand-in"
+        how = "chain snapshot" if self.method == "chain" else "imported history"
+        return f"{self.underlying} {how}"
 
 
 @dataclass(frozen=True)
@@ -35,6 +64,17 @@ class Dataset:
     #: Optional per-day gamma levels from option-chain snapshots: a date-indexed frame
     #: with ``flip_level``, ``call_wall``, ``put_wall`` (USD) and ``as_of`` (ISO time).
     gex_levels: pd.DataFrame | None = None
+    #: The GEX series the frame's ``gex_series`` codes name (code i is entry i), in the
+    #: order they first appear; empty when the frame has no GEX.
+    gex_series: tuple[GexSeries, ...] = ()
+
+    def gex_series_on(self, pos: int) -> GexSeries | None:
+        """The series of row ``pos``'s GEX value, or None (no value, or no ids)."""
+        col = series_id_column("gex")
+        if col not in self.frame.columns or not self.gex_series:
+            return None
+        code = self.frame[col].to_numpy(dtype=np.float64)[pos]
+        return None if np.isnan(code) else self.gex_series[int(code)]
 
 
 def _provenance(
@@ -112,6 +152,8 @@ def assemble(
     notes: Mapping[str, str] | None = None,
     synthetic: bool = False,
     ffill_limit: int = 3,
+    gex_series: Sequence[GexSeries] = (),
+    gex_ids: pd.Series | None = None,
 ) -> Dataset:
     """Join price rows and auxiliary series into a :class:`Dataset`.
 
@@ -121,6 +163,12 @@ def assemble(
     forward-filled at most ``ffill_limit`` rows; each run of missing days becomes a
     warning naming its dates (:func:`gap_warnings`). ``sources`` and ``notes`` are keyed
     by series name.
+
+    ``gex_series`` names the GEX series in play and ``gex_ids`` (on the GEX values'
+    dates) the index into it of each value; with one series and no ids every value is
+    series 0. The frame then carries ``gex_series`` codes, renumbered in order of first
+    appearance (so a prefix of the data numbers its days the same way), carried forward
+    with the values they belong to.
     """
     if prices.empty:
         raise InputDataError("the price data has no rows")
@@ -162,4 +210,28 @@ def assemble(
                 name, real, sources.get(name, "?"), note=notes.get(name), synthetic=synthetic
             )
         )
-    return Dataset(frame=frame[list(COLUMNS)], provenance=tuple(prov), warnings=tuple(warnings))
+    out = frame[list(COLUMNS)]
+    named: tuple[GexSeries, ...] = ()
+    gex = aux.get("gex")
+    if gex_series and gex is not None and not gex.dropna().empty:
+        out, named = _with_gex_ids(out, gex, gex_series, gex_ids, ffill_limit)
+    return Dataset(frame=out, provenance=tuple(prov), warnings=tuple(warnings), gex_series=named)
+
+
+def _with_gex_ids(
+    frame: pd.DataFrame,
+    gex: pd.Series,
+    series: Sequence[GexSeries],
+    ids: pd.Series | None,
+    ffill_limit: int,
+) -> tuple[pd.DataFrame, tuple[GexSeries, ...]]:
+    """``frame`` with a ``gex_series`` column and the series in first-appearance order."""
+    given = ids if ids is not None else pd.Series(0.0, index=gex.index)
+    given = given.astype("float64").where(gex.notna())
+    codes = given.reindex(frame.index).ffill(limit=ffill_limit)
+    codes = codes.where(frame["gex"].notna())
+    order = list(dict.fromkeys(int(c) for c in codes.dropna()))
+    renumber = {old: float(new) for new, old in enumerate(order)}
+    out = frame.copy()
+    out[series_id_column("gex")] = codes.map(renumber).astype("float64")
+    return out, tuple(series[i] for i in order)

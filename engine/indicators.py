@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from engine.frame import previous_in_series
+
 RSI_PERIOD = 14
 ATR_PERIOD = 14
 BB_PERIOD = 20
@@ -172,7 +174,8 @@ def compute_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     log_ret = pd.Series(np.log(adj / np.concatenate([[np.nan], adj[:-1]])), index=out.index)
     out["realized_vol_20"] = log_ret.rolling(20).std(ddof=1) * np.sqrt(TRADING_DAYS_PER_YEAR)
     out["vix_mean10"] = out["vix"].rolling(10).mean()
-    out["gex_prev"] = out["gex"].shift(1)
+    # The day before within the same GEX series: NaN across a change of series.
+    out["gex_prev"] = previous_in_series(out, "gex", "gex")
     out["dark_pool_mean20"] = out["dark_pool"].rolling(20, min_periods=10).mean()
     out["trend"] = trend_labels(close, out["sma20"], out["sma50"])
     return out

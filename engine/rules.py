@@ -26,7 +26,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine.errors import RuleSpecError
-from engine.frame import AUX_SERIES, COLUMNS
+from engine.frame import AUX_SERIES, COLUMNS, previous_in_series
 from engine.indicators import AUX_DERIVED, INDICATOR_COLUMNS
 from engine.state import ConditionCheck, Direction, EngineParams, RuleClaim
 
@@ -274,20 +274,26 @@ def _operands(
     return left, right
 
 
-def _previous(x: FloatArray) -> FloatArray:
-    """``x`` shifted one row later (NaN on the first row)."""
-    out = np.empty_like(x)
-    out[0:1] = np.nan
-    out[1:] = x[:-1]
-    return out
+def _previous(
+    cond: Condition, ind: pd.DataFrame, right: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The operands on the row before, NaN on the first row and across a series break
+    (:func:`engine.frame.previous_in_series`): a crossing never spans two series."""
+    prev_left = previous_in_series(ind, cond.left, series_of(cond.left))
+    if isinstance(cond.right, str) and not cond.right.startswith("param:"):
+        prev_right = previous_in_series(ind, cond.right, series_of(cond.right))
+    else:
+        prev_right = right
+    return prev_left, prev_right
 
 
 def condition_mask(cond: Condition, ind: pd.DataFrame, params: EngineParams) -> pd.Series:
     """Boolean series: where ``cond`` holds (NaN operands give False)."""
     left, right = _operands(cond, ind, params)
     op = OPERATORS_TABLE[cond.op]
+    prev_left, prev_right = _previous(cond, ind, right) if op.uses_previous else (left, right)
     with np.errstate(invalid="ignore"):
-        result = op.holds(left, right, _previous(left), _previous(right))
+        result = op.holds(left, right, prev_left, prev_right)
     return pd.Series(np.asarray(result, dtype=bool), index=ind.index)
 
 
@@ -318,15 +324,14 @@ def explain(
     for cond in rule.when:
         left, right = _operands(cond, ind, params)
         op = OPERATORS_TABLE[cond.op]
-        rows = [pos - 1, pos] if op.uses_previous else [pos]
-        needed = np.concatenate([left[rows], right[rows]]) if min(rows) >= 0 else None
+        prev_left, prev_right = _previous(cond, ind, right) if op.uses_previous else (left, right)
+        needed = [left[pos], right[pos]]
+        if op.uses_previous:
+            needed += [prev_left[pos], prev_right[pos]]
         passed: bool | None = None
-        if needed is not None and not np.isnan(needed).any():
-            prev = max(pos - 1, 0)
-            passed = bool(
-                op.holds(left[pos : pos + 1], right[pos : pos + 1], left[prev : prev + 1],
-                         right[prev : prev + 1])[0]
-            )  # fmt: skip
+        if not np.isnan(needed).any():
+            at = slice(pos, pos + 1)
+            passed = bool(op.holds(left[at], right[at], prev_left[at], prev_right[at])[0])
         checks.append(
             ConditionCheck(
                 text=cond.text,

@@ -67,6 +67,12 @@ class WarningCode(StrEnum):
     STALE = "stale"  # a series' last value is more than a day older than as_of
     STAND_IN = "stand_in"  # a series stands in for another (e.g. SPX GEX for IWM's)
     PRICES_BEHIND = "prices_behind"  # the store's prices lag the NYSE calendar
+    NOT_A_SESSION = "not_a_session"  # rows on days the NYSE was closed were left out
+    REPAIRED = "repaired"  # high/low slightly inside open/close, repaired
+    UNADJUSTED = "unadjusted"  # no dividend-adjusted close: returns exclude dividends
+    UNITS = "units"  # a series' values look like another unit (GEX in millions)
+    SERIES_CHANGE = "series_change"  # a series' values come from more than one source
+    FUTURE_ROWS = "future_rows"  # the store holds rows dated after the last session
 
 
 class DataWarning(Frozen):
@@ -158,6 +164,13 @@ class GexRegime(Frozen):
     put_wall: float | None = Field(None, description="Strike with most put gamma")
     snapshot_time: dt.datetime | None = Field(None, description="Option chain as-of")
     note: str | None = None
+    series: str | None = Field(
+        None, description="The GEX series today's value comes from, e.g. 'IWM chain snapshot'"
+    )
+    series_changed: bool = Field(
+        False,
+        description="The previous day's value came from another series: no flip is read",
+    )
 
 
 class DarkPoolRegime(Frozen):

@@ -5,11 +5,15 @@ Tables (component ``store`` of :mod:`sources.db`):
 * ``daily_bars``   - OHLC as traded plus ``adj_close`` and volume, per ticker and date;
 * ``vix``          - CBOE VIX daily OHLC (index points);
 * ``dark_pool``    - FINRA consolidated short volume, total volume and the buy/sell ratio;
-* ``gex_snapshots``- one row per ticker and trading day: net GEX (USD per 1% move), flip,
-  walls and the chain's own as-of time (imported histories carry only ``net_gex``);
-* ``gex_strikes``  - per-strike detail of a snapshot.
+* ``gex_snapshots``- one row per ticker, trading day, underlying and method: net GEX (USD
+  per 1% move), flip, walls and the chain's own as-of time. ``underlying`` is whose
+  gamma it is (IWM, or SPX standing in), ``method`` how it was made (``chain``: computed
+  here from an option chain; ``history``: imported from a file, carrying only
+  ``net_gex``), so different series never overwrite each other;
+* ``gex_strikes``  - per-strike detail of the ticker's chain snapshot of a day.
 
-Every row records its ``source`` and ``fetched_at`` (UTC ISO time). Writes are upserts
+Every row records its ``source`` (URLs without credentials or query strings, see
+:mod:`sources.urls`) and ``fetched_at`` (UTC ISO time). Writes are upserts
 that only touch a row when a value differs, so writing the same data twice changes
 nothing; each batch runs in one transaction, so a failure leaves the store as it was.
 Dates are stored as ISO ``YYYY-MM-DD`` text.
@@ -32,6 +36,7 @@ from engine.errors import StoreError
 from engine.gex import GexResult
 from engine.series import AuxSeries, Series
 from sources.db import connect, migrate, transaction
+from sources.urls import redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,55 @@ MIGRATIONS: Final = (
         FOREIGN KEY (ticker, date) REFERENCES gex_snapshots (ticker, date) ON DELETE CASCADE
     );
     """,
+    # 2: every GEX value carries its underlying and method, so IWM's own gamma (chain
+    # snapshots, imported IWM histories) and a stand-in (SPX from DIX.csv) live side by
+    # side instead of overwriting each other. Existing rows: DIX imports are SPX
+    # histories, 'chain:' rows IWM chain snapshots, anything else the ticker's history.
+    # Strikes belong to the ticker's chain snapshot of their day (no foreign key: the
+    # snapshot's key is now longer; save_gex_snapshot keeps the two in step).
+    """
+    CREATE TABLE gex_snapshots_v2 (
+        ticker TEXT NOT NULL, date TEXT NOT NULL,
+        underlying TEXT NOT NULL, method TEXT NOT NULL CHECK (method IN ('chain', 'history')),
+        as_of TEXT, spot REAL,
+        net_gex REAL NOT NULL, call_gex REAL, put_gex REAL, net_gex_ex_same_day REAL,
+        flip_level REAL, call_wall REAL, put_wall REAL, share_of_adv REAL, contracts INTEGER,
+        source TEXT NOT NULL, fetched_at TEXT NOT NULL,
+        PRIMARY KEY (ticker, date, underlying, method)
+    );
+    INSERT INTO gex_snapshots_v2
+    SELECT ticker, date,
+           CASE WHEN source LIKE '%DIX%' THEN 'SPX' ELSE ticker END,
+           CASE WHEN source LIKE 'chain:%' THEN 'chain' ELSE 'history' END,
+           as_of, spot, net_gex, call_gex, put_gex, net_gex_ex_same_day, flip_level,
+           call_wall, put_wall, share_of_adv, contracts, source, fetched_at
+    FROM gex_snapshots;
+    CREATE TABLE gex_strikes_v2 (
+        ticker TEXT NOT NULL, date TEXT NOT NULL, strike REAL NOT NULL,
+        call_gex REAL NOT NULL, put_gex REAL NOT NULL, net_gex REAL NOT NULL,
+        PRIMARY KEY (ticker, date, strike)
+    );
+    INSERT INTO gex_strikes_v2 SELECT ticker, date, strike, call_gex, put_gex, net_gex
+    FROM gex_strikes;
+    DROP TABLE gex_strikes;
+    DROP TABLE gex_snapshots;
+    ALTER TABLE gex_snapshots_v2 RENAME TO gex_snapshots;
+    ALTER TABLE gex_strikes_v2 RENAME TO gex_strikes;
+    """,
+    # 3: days a provider had no usable file for (an HTML page, a bad row, not posted),
+    # asked for again on every later update until the file is there.
+    """
+    CREATE TABLE missing_days (
+        series TEXT NOT NULL, ticker TEXT NOT NULL, date TEXT NOT NULL,
+        reason TEXT NOT NULL, first_seen TEXT NOT NULL, last_try TEXT NOT NULL,
+        tries INTEGER NOT NULL,
+        PRIMARY KEY (series, ticker, date)
+    );
+    """,
 )
+
+#: How a GEX row was made (see engine.dataset.GexSeries).
+GEX_METHODS: Final = ("chain", "history")
 
 # table, key columns, value columns (what a CSV / provider frame must supply)
 _TABLES: Final[dict[Series, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
@@ -84,7 +137,7 @@ _TABLES: Final[dict[Series, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
     ),
     "gex": (
         "gex_snapshots",
-        ("ticker", "date"),
+        ("ticker", "date", "underlying", "method"),
         (
             "as_of",
             "spot",
@@ -144,6 +197,22 @@ class Store:
         self.path = path
         self.conn = connect(path)
         migrate(self.conn, "store", MIGRATIONS)
+        self._redact_sources()
+
+    def _redact_sources(self) -> None:
+        """Strip credentials and query strings from sources stored by older versions."""
+        for table, _keys, _values in _TABLES.values():
+            rows = self.conn.execute(
+                f"SELECT DISTINCT source FROM {table} WHERE source LIKE '%://%' AND "
+                "(source LIKE '%?%' OR source LIKE '%@%' OR source LIKE '%#%')"
+            ).fetchall()
+            for (source,) in rows:
+                clean = redact_urls(source)
+                if clean != source:
+                    with self.batch() as conn:
+                        conn.execute(
+                            f"UPDATE {table} SET source = ? WHERE source = ?", (clean, source)
+                        )
 
     def close(self) -> None:
         self.conn.close()
@@ -175,14 +244,22 @@ class Store:
         source: str,
         ticker: str = "IWM",
         fetched_at: str | None = None,
+        underlying: str | None = None,
+        method: str = "history",
+        only_given: bool = False,
     ) -> int:
         """Insert or update rows of ``series``; returns how many rows changed.
 
         ``frame`` has a date index (or ``date`` column) and the series' value columns
-        (missing optional ones become NULL). Rows equal to the stored ones are left alone,
-        ``source``/``fetched_at`` included.
+        (missing optional ones become NULL; with ``only_given``, a column the frame does
+        not have keeps its stored value). Rows equal to the stored ones are left alone,
+        ``source``/``fetched_at`` included. GEX rows are filed under ``underlying``
+        (default: the ticker) and ``method``.
         """
         table, keys, values = _TABLES[series]
+        if only_given:
+            values = tuple(c for c in values if c in frame.columns)
+        source = redact_urls(source)
         df = frame.reset_index() if "date" not in frame.columns else frame.copy()
         if "date" not in df.columns:
             df = df.rename(columns={df.columns[0]: "date"})
@@ -192,17 +269,21 @@ class Store:
                 df[col] = None
         stamp = fetched_at or utc_now_iso()
         cols = (*keys, *values, "source", "fetched_at")
-        changed_cond = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in values)
+        changed_cond = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in values) or "0"
         sql = (
             f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
             + ", ".join(f"{c} = excluded.{c}" for c in (*values, "source", "fetched_at"))
             + f" WHERE {changed_cond}"
         )
+        if series == "gex" and method not in GEX_METHODS:
+            raise StoreError(f"unknown GEX method {method!r}; one of {', '.join(GEX_METHODS)}")
+        series_key = (underlying or ticker, method) if series == "gex" else ()
         rows = [
             (
                 *((ticker,) if "ticker" in keys else ()),
                 rec["date"],
+                *series_key,
                 *(_cell(rec[c]) for c in values),
                 source,
                 stamp,
@@ -239,7 +320,9 @@ class Store:
             )
         ]
         with self.batch() as conn:
-            changed = self.upsert("gex", row, source=source, ticker=ticker, fetched_at=fetched_at)
+            changed = self.upsert(
+                "gex", row, source=source, ticker=ticker, fetched_at=fetched_at, method="chain"
+            )
             before = conn.total_changes
             conn.execute(
                 "DELETE FROM gex_strikes WHERE ticker = ? AND date = ? AND strike NOT IN "
@@ -259,14 +342,19 @@ class Store:
 
     # --- reads --------------------------------------------------------------------
     def read(self, series: Series, ticker: str = "IWM") -> pd.DataFrame:
-        """A series as a DataFrame indexed by ``date`` (datetime64), sorted ascending."""
+        """A series as a DataFrame indexed by ``date`` (datetime64), sorted ascending.
+
+        GEX rows also carry ``underlying`` and ``method``; a day may then appear once per
+        GEX series.
+        """
         table, keys, values = _TABLES[series]
         where = " WHERE ticker = ?" if "ticker" in keys else ""
         args: Sequence[str] = (ticker,) if where else ()
+        extra = "underlying, method, " if series == "gex" else ""
         try:
             df = pd.read_sql_query(
-                f"SELECT date, {', '.join(values)}, source, fetched_at FROM {table}{where} "
-                "ORDER BY date",
+                f"SELECT date, {extra}{', '.join(values)}, source, fetched_at FROM {table}"
+                f"{where} ORDER BY date, {'underlying, method' if extra else 'date'}",
                 self.conn,
                 params=list(args),
             )
@@ -279,21 +367,37 @@ class Store:
         return df.set_index("date")
 
     def read_values(self, series: AuxSeries, ticker: str = "IWM") -> pd.Series | None:
-        """An auxiliary series' daily values named after the series, or None when empty."""
+        """An auxiliary series' daily values named after the series, or None when empty.
+
+        For GEX, only the ticker's own chain snapshots (the store's GEX series are read
+        apart by :mod:`sources.store_dataset`).
+        """
         frame = self.read(series, ticker)
+        if series == "gex":
+            frame = frame[(frame["underlying"] == ticker) & (frame["method"] == "chain")]
         if frame.empty:
             return None
         return frame[VALUE_COLUMN[series]].rename(series)
 
     def upsert_values(
-        self, series: AuxSeries, frame: pd.DataFrame, *, source: str, ticker: str = "IWM"
+        self,
+        series: AuxSeries,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        ticker: str = "IWM",
+        underlying: str | None = None,
+        only_given: bool = False,
     ) -> int:
-        """:meth:`upsert` a daily-frame style table whose value column is named ``series``."""
+        """:meth:`upsert` a daily-frame style table whose value column is named ``series``
+        (GEX: an imported history of ``underlying``)."""
         return self.upsert(
             series,
             frame.rename(columns={series: VALUE_COLUMN[series]}),
             source=source,
             ticker=ticker,
+            underlying=underlying,
+            only_given=only_given,
         )
 
     def read_strikes(self, day: dt.date, ticker: str = "IWM") -> pd.DataFrame:
@@ -330,6 +434,63 @@ class Store:
             source=src[0] if src else None,
             fetched_at=src[1] if src else None,
         )
+
+    def count_after(self, series: Series, day: dt.date, ticker: str = "IWM") -> int:
+        """Rows of ``series`` dated after ``day``."""
+        table, keys, _ = _TABLES[series]
+        where = " AND ticker = ?" if "ticker" in keys else ""
+        args = (day.isoformat(), ticker) if where else (day.isoformat(),)
+        row = self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE date > ?{where}", args)
+        return int(row.fetchone()[0])
+
+    def delete_after(self, day: dt.date, ticker: str = "IWM") -> dict[Series, int]:
+        """Delete every series' rows dated after ``day`` (one transaction); counts."""
+        out: dict[Series, int] = {}
+        with self.batch() as conn:
+            for series, (table, keys, _) in _TABLES.items():
+                where = " AND ticker = ?" if "ticker" in keys else ""
+                args = (day.isoformat(), ticker) if where else (day.isoformat(),)
+                out[series] = conn.execute(
+                    f"DELETE FROM {table} WHERE date > ?{where}", args
+                ).rowcount
+            conn.execute(
+                "DELETE FROM gex_strikes WHERE date > ? AND ticker = ?", (day.isoformat(), ticker)
+            )
+            conn.execute(
+                "DELETE FROM missing_days WHERE date > ? AND ticker = ?", (day.isoformat(), ticker)
+            )
+        return out
+
+    # --- days a provider could not give ---------------------------------------------
+    def missing_days(self, series: Series, ticker: str = "IWM") -> dict[dt.date, str]:
+        """Days recorded as missing for ``series`` (to ask for again), with the reason."""
+        rows = self.conn.execute(
+            "SELECT date, reason FROM missing_days WHERE series = ? AND ticker = ? ORDER BY date",
+            (series, ticker),
+        ).fetchall()
+        return {dt.date.fromisoformat(r[0]): str(r[1]) for r in rows}
+
+    def note_missing(
+        self, series: Series, reasons: dict[dt.date, str], ticker: str = "IWM"
+    ) -> None:
+        """Record (or count another try of) days without a usable file."""
+        stamp = utc_now_iso()
+        with self.batch() as conn:
+            conn.executemany(
+                "INSERT INTO missing_days (series, ticker, date, reason, first_seen, last_try, "
+                "tries) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (series, ticker, date) DO "
+                "UPDATE SET reason = excluded.reason, last_try = excluded.last_try, "
+                "tries = missing_days.tries + 1",
+                [(series, ticker, d.isoformat(), r, stamp, stamp) for d, r in reasons.items()],
+            )
+
+    def clear_missing(self, series: Series, days: list[dt.date], ticker: str = "IWM") -> None:
+        """Forget missing days that now have data."""
+        with self.batch() as conn:
+            conn.executemany(
+                "DELETE FROM missing_days WHERE series = ? AND ticker = ? AND date = ?",
+                [(series, ticker, d.isoformat()) for d in days],
+            )
 
     def is_empty(self, ticker: str = "IWM") -> bool:
         return self.info("prices", ticker).rows == 0

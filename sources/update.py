@@ -14,6 +14,12 @@ Per series:
 * dark pool - one FINRA file per NYSE trading day, from the last stored day (or
   ``backfill_years`` back) to today, written in chunks so an interrupted backfill keeps
   what it finished; raw files are cached, so a resumed backfill downloads only the rest.
+  A day without a usable file (an HTML page, an empty reply, an impossible row) is
+  recorded in the store and asked for again on every later run until it comes, and
+  named in the note until then; when no day at all gives data, the series failed.
+
+Runs are serialised by the store's update lock (:mod:`sources.lock`): a second update
+waits for the first a bounded time, then every series reports that another is running.
 * GEX - one chain snapshot, stored against the trading day its open interest describes.
 """
 
@@ -26,15 +32,23 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from engine.errors import AnalystError
+from engine.errors import AnalystError, ProviderError
 from engine.gex import average_dollar_volume, compute_gex, to_exchange_naive
 from engine.series import Series
-from sources.calendar import last_trading_day, trading_days, trading_days_between
+from sources.calendar import (
+    last_completed_session,
+    last_trading_day,
+    trading_days,
+    trading_days_between,
+)
+from sources.lock import UpdateBusy, update_lock
 from sources.providers.chain import ChainProvider
 from sources.providers.finra import FinraProvider
 from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
 from sources.store import Store
+from sources.urls import redact_urls
+from sources.validate import screen_rows
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +59,8 @@ PRICE_HISTORY_START = dt.date(2000, 5, 26)  # IWM's first trading day
 VIX_OVERLAP_DAYS = 7
 FINRA_CHUNK = 40
 ADV_DAYS = 20
+#: How long an update waits for another one holding the store's update lock (seconds).
+LOCK_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -96,12 +112,55 @@ def update(
     ticker: str = "IWM",
     backfill_years: int = 3,
     series: tuple[Series, ...] = SERIES_ORDER,
+    lock_wait: float = LOCK_WAIT_SECONDS,
+    now: dt.datetime | None = None,
 ) -> UpdateReport:
-    """Update each series in ``series``; failures are reported, never raised."""
+    """Update each series in ``series`` under the store's update lock; failures are
+    reported, never raised (another update holding the lock fails every series)."""
+    try:
+        with update_lock(store.path, wait=lock_wait):
+            return _update(
+                store,
+                providers,
+                today,
+                progress,
+                ticker=ticker,
+                backfill_years=backfill_years,
+                series=series,
+                now=now,
+            )
+    except UpdateBusy as busy:
+        report = UpdateReport(today=today, last_session=last_trading_day(today))
+        for name in series:
+            info = store.info(name, ticker)
+            report.results.append(
+                SeriesUpdate(name, info.source, 0, info.last_date, None, error=str(busy))
+            )
+        return report
+
+
+def _update(
+    store: Store,
+    providers: Providers,
+    today: dt.date,
+    progress: Progress | None = None,
+    *,
+    ticker: str = "IWM",
+    backfill_years: int = 3,
+    series: tuple[Series, ...] = SERIES_ORDER,
+    now: dt.datetime | None = None,
+) -> UpdateReport:
+    """Update each series in ``series``; failures are reported, never raised.
+
+    ``now`` (the entry point's clock) tells which session has completed: a price bar of
+    a session still trading is left out. Without it, bars up to ``today`` are kept.
+    """
     session = last_trading_day(today)
     report = UpdateReport(today=today, last_session=session)
     steps: dict[Series, Callable[[], tuple[str | None, int, str | None]]] = {
-        "prices": lambda: _prices(store, providers.prices, today, ticker),
+        "prices": lambda: _prices(
+            store, providers.prices, today, ticker, last_completed_session(now) if now else today
+        ),
         "vix": lambda: _vix(store, providers.vix, today),
         "dark_pool": lambda: _dark_pool(
             store, providers.dark_pool, session, ticker, backfill_years, progress
@@ -116,7 +175,7 @@ def update(
         try:
             source, changed, note = steps[name]()
         except AnalystError as exc:
-            error = str(exc)
+            error = redact_urls(str(exc))
             log.info("update of %s failed: %s", name, exc)
         except Exception as exc:  # one broken source must not stop the others
             log.exception("unexpected failure updating %s", name)
@@ -130,28 +189,30 @@ def update(
 
 
 def _prices(
-    store: Store, provider: PriceProvider, today: dt.date, ticker: str
+    store: Store, provider: PriceProvider, today: dt.date, ticker: str, complete: dt.date
 ) -> tuple[str | None, int, str | None]:
     info = store.info("prices", ticker)
     start = info.first_date or PRICE_HISTORY_START
     frame, source = provider.fetch(start, today)
-    note = None
+    frame, note = screen_rows(frame, "prices", limit=complete)
     if source != "yahoo" and info.last_date is not None:
         # No adjusted close from the fallback: never overwrite adjusted history with raw.
         stored = store.read("prices", ticker).iloc[-1]
         ratio = float(stored["adj_close"] / stored["close"])
         frame = frame[frame.index > pd.Timestamp(info.last_date)].copy()
         frame["adj_close"] = frame["close"] * ratio
-        note = f"fallback {source}: adjusted close scaled by the last stored ratio {ratio:.4f}"
+        scaled = f"fallback {source}: adjusted close scaled by the last stored ratio {ratio:.4f}"
+        note = "; ".join(n for n in (scaled, note) if n)
     changed = store.upsert("prices", frame, source=source, ticker=ticker)
     return source, changed, note
 
 
-def _vix(store: Store, provider: VixProvider, today: dt.date) -> tuple[str | None, int, None]:
+def _vix(store: Store, provider: VixProvider, today: dt.date) -> tuple[str | None, int, str | None]:
     last = store.last_date("vix")
     start = last - dt.timedelta(days=VIX_OVERLAP_DAYS) if last else dt.date(1990, 1, 2)
     frame, source = provider.fetch(start, today)
-    return source, store.upsert("vix", frame, source=source), None
+    frame, note = screen_rows(frame, "vix", limit=today)
+    return source, store.upsert("vix", frame, source=source), note
 
 
 def _dark_pool(
@@ -167,9 +228,12 @@ def _dark_pool(
         first = last + dt.timedelta(days=1)
     else:
         first = session - dt.timedelta(days=round(365.25 * backfill_years))
-    days = trading_days(first, session)
+    # Days missed by earlier runs are asked for again, with the new ones.
+    retry = [d for d in store.missing_days("dark_pool", ticker) if d < first]
+    new_days = [d for d in trading_days(first, session) if d != session]
+    days = sorted({*retry, *trading_days(first, session)})
     changed = 0
-    missing: list[dt.date] = []
+    reasons: dict[dt.date, str] = {}
     for offset in range(0, len(days), FINRA_CHUNK):
         chunk = days[offset : offset + FINRA_CHUNK]
 
@@ -178,17 +242,35 @@ def _dark_pool(
                 progress("dark_pool", base + done, len(days))
 
         res = provider.fetch_days(chunk, progress=step)
-        missing += res.missing
-        if not res.frame.empty:
-            changed += store.upsert("dark_pool", res.frame, source="finra", ticker=ticker)
+        reasons |= {d: res.reasons.get(d, "no file") for d in res.missing}
+        with store.batch():
+            if not res.frame.empty:
+                changed += store.upsert("dark_pool", res.frame, source="finra", ticker=ticker)
+                store.clear_missing("dark_pool", [t.date() for t in res.frame.index], ticker)
+            if res.missing:
+                store.note_missing("dark_pool", {d: reasons[d] for d in res.missing}, ticker)
     # FINRA posts a day's file in the evening: the latest session missing is expected.
-    unexpected = [d for d in missing if d != session]
+    unexpected = {d: r for d, r in reasons.items() if d != session}
+    if new_days and all(d in unexpected for d in new_days):
+        # Not one new day gave data: the source is broken, not merely missing a day.
+        raise ProviderError(
+            f"FINRA gave no usable file for any of the {len(new_days)} new day(s) asked "
+            f"({_missing_text(unexpected)}); they will be asked for again on the next run"
+        )
     note = None
     if unexpected:
-        shown = ", ".join(d.isoformat() for d in unexpected[:5])
-        more = f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else ""
-        note = f"no FINRA data for {len(unexpected)} day(s): {shown}{more}"
+        note = (
+            f"no FINRA data for {len(unexpected)} day(s): {_missing_text(unexpected)}; "
+            "asked for again on the next run"
+        )
     return "finra", changed, note
+
+
+def _missing_text(reasons: dict[dt.date, str], shown: int = 5) -> str:
+    """'2026-01-07 (HTML page), 2026-01-08 (bad row) and 3 more'."""
+    days = sorted(reasons)
+    text = ", ".join(f"{d} ({reasons[d]})" for d in days[:shown])
+    return text + (f" and {len(days) - shown} more" if len(days) > shown else "")
 
 
 def snapshot_day(as_of: dt.datetime) -> dt.date:

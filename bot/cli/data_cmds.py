@@ -7,21 +7,25 @@ import datetime as dt
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.cli.forecast_cmds import GEX_UNIT_CHOICES, parse_date
 from engine.errors import InputDataError, UserInputError
 from engine.series import SERIES
+from sources.urls import public_url
 
 if TYPE_CHECKING:
     from bot.settings import Settings
     from engine.gex import GexResult
-    from engine.series import Series
+    from sources.providers.chain import ChainSnapshot
     from sources.update import UpdateReport
 
 log = logging.getLogger(__name__)
 
 KINDS = SERIES
+IMPORT_KINDS = (*SERIES, "chain")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,13 +43,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser(
         "import",
-        help="load your own CSV files (prices, VIX, GEX history, dark pool) into the store",
-        description="Each FILE is read with the engine's CSV importer and written to the "
-        "store. The kind is taken from --kind or guessed from the columns.",
+        help="load your own files (prices, VIX, GEX, dark pool, FINRA, chains) into the store",
+        description="Every FILE (or every file in a FOLDER) is read and validated first, "
+        "then all are written in one transaction, or none. The kind is taken from --kind "
+        "or guessed from the header: CSV prices, VIX, GEX history (DIX.csv is stored as "
+        "the SPX stand-in), dark pool, FINRA CNMSshvol files, or an option-chain JSON "
+        "(stored as an IWM GEX snapshot). Rows that differ from stored ones are not "
+        "overwritten unless you pass --replace.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--kind", choices=KINDS, help="what the files hold (default: auto-detect)")
+    p.add_argument(
+        "--kind", choices=IMPORT_KINDS, help="what the files hold (default: auto-detect)"
+    )
+    p.add_argument(
+        "--replace", action="store_true", help="overwrite stored rows the files disagree with"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and report what would change; write nothing",
+    )
+    p.add_argument(
+        "--underlying",
+        metavar="SYMBOL",
+        help="whose gamma a GEX history holds (default: SPX for DIX.csv, else the ticker)",
+    )
+    p.add_argument(
+        "--gex-unit", choices=GEX_UNIT_CHOICES, help="the unit of GEX values (default: USD)"
+    )
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser(
+        "prune",
+        help="remove stored rows dated after a day (default: the last completed session)",
+        description="Delete every series' rows dated after --after (default: the latest "
+        "completed NYSE session), e.g. future-dated rows an older version let in.",
+    )
+    p.add_argument(
+        "--after", type=parse_date, metavar="YYYY-MM-DD", help="keep rows up to this day"
+    )
+    p.add_argument("--dry-run", action="store_true", help="count the rows; delete nothing")
+    p.set_defaults(func=cmd_prune)
 
     p = sub.add_parser(
         "gex",
@@ -58,6 +96,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--plot", type=Path, metavar="FILE", help="write the gamma profile PNG")
     p.add_argument("--top", type=int, default=8, help="expiries shown in the summary")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="store the snapshot in the local store as the ticker's GEX of its session",
+    )
     p.set_defaults(func=cmd_gex)
 
 
@@ -102,6 +145,7 @@ def cmd_update(
                 ticker=settings.ticker,
                 backfill_years=years,
                 series=wanted,
+                now=None if today else dt.datetime.now(dt.UTC),
             )
     console.print(freshness_table(report))
     for r in report.results:
@@ -143,49 +187,68 @@ def freshness_table(report: UpdateReport) -> Any:
 
 
 # --- import -------------------------------------------------------------------------
-def guess_kind(path: Path) -> Series:
-    """The series a CSV holds, from its header: gex, dark pool, prices or VIX."""
-    try:
-        with path.open(encoding="utf-8-sig") as fh:
-            header = fh.readline()
-    except OSError as exc:
-        raise InputDataError(f"cannot read {path}: {exc}") from exc
-    cols = {c.strip().strip('"').lower() for c in header.replace("|", ",").split(",")}
-    if cols & {"gex", "net_gex", "netgex"}:
-        return "gex"
-    if cols & {"dp_ratio", "ratio", "shortvolume", "short_volume", "dix"}:
-        return "dark_pool"
-    # An index file often carries an all-zero volume column, so the name decides first.
-    if "vix" in cols or "vix" in path.stem.lower():
-        return "vix"
-    if "volume" in cols or "adj close" in cols or "adj_close" in cols:
-        return "prices"
-    raise UserInputError(
-        f"cannot tell what {path.name} holds from its columns {sorted(cols)}; "
-        "pass --kind prices|vix|gex|dark_pool"
-    )
+def guess_kind(path: Path) -> str:
+    """The kind a file holds, from its header (see :func:`sources.importer.guess_kind`)."""
+    from sources.importer import guess_kind as guess
+
+    return guess(Path(path))
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.wiring import open_store
-    from sources.csv_import import read_series_csv
+    from bot import wiring
+    from sources.importer import import_files, read_files
+    from sources.update import adv_dollars
 
-    with open_store(settings) as store:
-        for path in args.files:
-            kind: Series = args.kind or guess_kind(path)
-            frame = read_series_csv(path, kind)
-            source = f"import:{path.name}"
-            if kind == "prices":
-                changed = store.upsert(kind, frame, source=source, ticker=settings.ticker)
-            else:
-                if kind not in frame.columns:
-                    raise InputDataError(f"{path.name}: no {kind} values found")
-                changed = store.upsert_values(kind, frame, source=source, ticker=settings.ticker)
-            info = store.info(kind, settings.ticker)
-            print(
-                f"{path.name}: {kind}, {len(frame)} rows read, {changed} new or changed; "
-                f"store holds {info.rows} rows {info.first_date} .. {info.last_date}"
+    checks = wiring.service(settings).checks(gex_unit=args.gex_unit)
+    with wiring.open_store(settings) as store:
+        reads = read_files(
+            args.files,
+            args.kind,
+            checks,
+            underlying=args.underlying,
+            adv_dollars=adv_dollars(store, settings.ticker),
+        )
+        result = import_files(
+            store, reads, ticker=settings.ticker, replace=args.replace, dry_run=args.dry_run
+        )
+        for diff in result.differences:
+            print(f"{'would replace' if args.dry_run else 'replaced'}: {diff.describe()}")
+        for read in reads:
+            what = (
+                f"{read.series} ({read.underlying} {read.method})"
+                if read.series == "gex"
+                else read.series
             )
+            changed = result.changed.get(read.path.name)
+            done = "" if changed is None else f", {changed} new or changed"
+            print(f"{read.path.name}: {what}, {len(read.frame)} rows read{done}")
+            for note in read.notes:
+                print(f"  note: {note}")
+        if result.written:
+            for series in dict.fromkeys(r.series for r in reads):
+                info = store.info(series, settings.ticker)
+                print(
+                    f"store: {series} holds {info.rows} rows {info.first_date} .. {info.last_date}"
+                )
+        else:
+            print("dry run: nothing was written")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import wiring
+
+    after = args.after or wiring.service(settings).checks().latest_session
+    if after is None:  # pragma: no cover - the service's checks always have a session
+        raise UserInputError("give the last day to keep with --after YYYY-MM-DD")
+    with wiring.open_store(settings) as store:
+        if args.dry_run:
+            counts = {s: store.count_after(s, after, settings.ticker) for s in SERIES}
+        else:
+            counts = store.delete_after(after, settings.ticker)
+    verb = "would remove" if args.dry_run else "removed"
+    listed = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no rows"
+    print(f"{verb} {listed} dated after {after}")
     return 0
 
 
@@ -204,19 +267,54 @@ def cmd_gex(args: argparse.Namespace, settings: Settings) -> int:
         result = compute_gex(snap.contracts, snap.spot, snap.as_of, adv_dollars=adv)
     except ValueError as exc:
         raise InputDataError(f"the option chain cannot be used: {exc}") from exc
+    if args.save:
+        _save_snapshot(settings, args.chain, snap, result)
     if args.plot is not None:
         from bot.gex_plot import plot_gamma_profile
 
         plot_gamma_profile(result, args.plot, title=snap.symbol)
     if args.json:
-        print(json.dumps(gex_payload(result, snap.symbol, snap.source), indent=2))
+        print(json.dumps(gex_payload(result, snap.symbol, public_url(snap.source)), indent=2))
     else:
         from bot.views.tables import gex_text
 
-        print(gex_text(result, snap.symbol, snap.source, top=args.top))
+        print(gex_text(result, snap.symbol, public_url(snap.source), top=args.top))
         if args.plot is not None:
             print(f"gamma profile written to {args.plot}")
     return 0
+
+
+def _save_snapshot(
+    settings: Settings, chain: Path | None, snap: ChainSnapshot, result: GexResult
+) -> None:
+    """Store the chain as the ticker's GEX snapshot of the session it shows.
+
+    A chain file goes through ``import``'s own checks (its time stamp not after the last
+    completed session, the ticker's own chain); a later chain of the same session
+    replaces the earlier snapshot.
+    """
+    from bot import wiring
+    from sources.importer import import_files, read_files
+    from sources.update import adv_dollars, snapshot_day
+
+    with wiring.open_store(settings) as store:
+        if chain is not None:
+            checks = wiring.service(settings).checks()
+            reads = read_files(
+                [chain], "chain", checks, adv_dollars=adv_dollars(store, settings.ticker)
+            )
+            changed = import_files(store, reads, ticker=settings.ticker, replace=True).changed
+            day, n = reads[0].day, sum(changed.values())
+        else:
+            day = snapshot_day(snap.as_of)
+            n = store.save_gex_snapshot(
+                day, result, source=f"chain:{snap.source}", ticker=settings.ticker
+            )
+    print(
+        f"saved: {settings.ticker} chain snapshot of {day} from {public_url(snap.source)} "
+        f"({n} rows new or changed)",
+        file=sys.stderr,
+    )
 
 
 def _store_adv(settings: Settings) -> float | None:

@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING
 
 from engine.errors import UserInputError
 
+#: The units --gex-unit accepts (sources.validate.GEX_UNITS; listed here so that
+#: building the parser imports nothing heavy).
+GEX_UNIT_CHOICES = ("usd", "thousands", "millions", "billions")
+
 if TYPE_CHECKING:
     from bot.service import DataRequest
     from bot.settings import Settings
@@ -25,8 +29,12 @@ def add_data_options(p: argparse.ArgumentParser, *, as_of: bool = True) -> None:
     g.add_argument("--vix", type=Path, metavar="FILE", help="VIX CSV (e.g. CBOE VIX_History.csv)")
     g.add_argument("--gex", type=Path, metavar="FILE", help="GEX CSV (gex, net_gex, total_gex)")
     g.add_argument(
-        "--dark-pool", "--darkpool", dest="dark_pool", type=Path, metavar="FILE",
-        help="dark-pool ratio CSV",
+        "--gex-unit", choices=GEX_UNIT_CHOICES,
+        help="the unit of the --gex file's values (default: USD, checked)",
+    )  # fmt: skip
+    g.add_argument(
+        "--dark-pool", "--darkpool", dest="dark_pool", type=Path, nargs="+", metavar="FILE",
+        help="dark-pool ratio CSV, or FINRA CNMSshvol files (several, or a folder)",
     )  # fmt: skip
     g.add_argument("--demo", action="store_true", help="use the bundled synthetic demo data")
     if as_of:
@@ -51,8 +59,14 @@ def data_request(args: argparse.Namespace) -> DataRequest:
 
     if args.demo and args.csv:
         raise UserInputError("choose either --demo or --csv, not both")
+    dark_pool = tuple(args.dark_pool) if args.dark_pool else None
     return DataRequest(
-        csv=args.csv, vix=args.vix, gex=args.gex, dark_pool=args.dark_pool, demo=args.demo
+        csv=args.csv,
+        vix=args.vix,
+        gex=args.gex,
+        dark_pool=dark_pool,
+        demo=args.demo,
+        gex_unit=getattr(args, "gex_unit", None),
     )
 
 

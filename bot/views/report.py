@@ -111,7 +111,13 @@ def indicator_lines(state: MarketState) -> list[str]:
     else:
         flip = p["gex_flip_up"] if g.flipped_positive else ""
         flip = p["gex_flip_down"] if g.flipped_negative else flip
-        lines.append(p["gex"].format(regime=g.regime.capitalize(), value=usd(g.value), flip=flip))
+        flip = p["gex_series_changed"] if g.series_changed else flip
+        series = p["gex_series"].format(series=g.series) if g.series else ""
+        lines.append(
+            p["gex"].format(
+                regime=g.regime.capitalize(), value=usd(g.value), flip=flip, series=series
+            )
+        )
     if g.flip_level is not None or g.call_wall is not None:
         lines.append(
             p["gex_levels"].format(

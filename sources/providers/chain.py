@@ -30,9 +30,12 @@ import pandas as pd
 from engine.errors import InputDataError, ProviderError
 from engine.gex import EXCHANGE_TZ
 from sources.providers.http import HttpConfig, fetch, looks_like_html
+from sources.urls import public_url, redact_urls
 
 log = logging.getLogger(__name__)
 
+#: Largest chain file read (bytes); a full IWM chain is about 1-3 MB.
+MAX_CHAIN_BYTES = 200_000_000
 CBOE_CHAIN_URL = "https://cdn.cboe.com/api/global/delayed_quotes/options/{symbol}.json"
 _OCC = re.compile(r"^(?P<root>[A-Z.]{1,6})(?P<ymd>\d{6})(?P<cp>[CP])(?P<strike>\d{8})$")
 
@@ -172,9 +175,15 @@ def decode(text: str, source: str) -> ChainSnapshot:
 def read_chain_file(path: Path) -> ChainSnapshot:
     """A chain saved on disk, in either layout; bad files are InputDataError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        if Path(path).stat().st_size > MAX_CHAIN_BYTES:
+            raise InputDataError(
+                f"{Path(path).name} is over {MAX_CHAIN_BYTES // 1_000_000} MB; not a chain file"
+            )
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputDataError(f"cannot read the option chain file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"{Path(path).name} is not UTF-8 JSON (binary?)") from exc
     try:
         return decode(text, Path(path).name)
     except ProviderError as exc:
@@ -201,9 +210,9 @@ class ChainProvider:
                 if "://" not in url or url.startswith("file://"):
                     return read_chain_file(Path(url.removeprefix("file://")))
                 resp = fetch(url, what=f"{self.symbol} option chain", config=self.http)
-                return decode(resp.text, url)
+                return decode(resp.text, public_url(url))
             except (ProviderError, InputDataError) as exc:
-                log.info("chain source failed: %s", exc)
-                errors.append(str(exc))
+                log.info("chain source failed: %s", redact_urls(str(exc)))
+                errors.append(redact_urls(str(exc)))
         hint = "" if self.fallback_url else " (set IWM_CHAIN_FALLBACK_URL for a second source)"
         raise ProviderError("; ".join(errors) + hint)

@@ -6,13 +6,24 @@ line holding the record count. For some dates the server answers an HTML error p
 (sometimes with HTTP 200): that is detected and reported as a missing day, never parsed.
 
 Ratio = ShortVolume / (TotalVolume - ShortVolume) (see DESIGN.md). Raw files are cached
-under ``cache_dir`` so an interrupted backfill resumes without downloading them again.
+under ``cache_dir`` so an interrupted backfill resumes without downloading them again;
+each is written under a unique temporary name in the same folder and renamed into place,
+so two runs at once never see (or delete) each other's half-written files.
+
+Only a day's file that is real data is cached: an HTML page, an empty reply or a file
+whose row for the symbol is impossible (ShortVolume above TotalVolume, a negative or
+unreadable number) is *missing* for that day, with its reason, and is asked for again
+on a later run (:mod:`sources.update` keeps the list); one bad day never stops the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import math
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,11 +63,19 @@ class ShortVolume:
         return self.short_volume / rest if rest > 0 else float("nan")
 
 
+class BadRow(ProviderError):
+    """The file is FINRA's, but its row for the symbol cannot be used."""
+
+
 def parse_short_volume(text: str, symbol: str, what: str) -> ShortVolume | None:
     """The row of ``symbol`` in one CNMS file; None if the file has no such row.
 
-    ProviderError when the text is HTML or does not have FINRA's header.
+    ProviderError when the text is empty, HTML or does not have FINRA's header;
+    :class:`BadRow` (naming the line) when the symbol's row is unreadable or impossible:
+    a volume that is not a finite number >= 0, or ShortVolume above TotalVolume.
     """
+    if not text.strip():
+        raise ProviderError(f"{what}: got an empty reply, not a FINRA short-volume file")
     if looks_like_html(text):
         raise ProviderError(f"{what}: got an HTML page, not a FINRA short-volume file")
     lines = [ln.rstrip("\r") for ln in text.split("\n")]
@@ -64,7 +83,7 @@ def parse_short_volume(text: str, symbol: str, what: str) -> ShortVolume | None:
     if header[:5] != HEADER[:5]:
         raise ProviderError(f"{what}: not a FINRA short-volume file (header {lines[0][:80]!r})")
     wanted = symbol.upper()
-    for line in lines[1:]:
+    for number, line in enumerate(lines[1:], start=2):
         parts = line.split("|")
         if len(parts) < 5:
             continue  # the trailing record-count line, blank lines
@@ -72,9 +91,18 @@ def parse_short_volume(text: str, symbol: str, what: str) -> ShortVolume | None:
             continue
         try:
             day = dt.datetime.strptime(parts[0].strip(), "%Y%m%d").date()
-            return ShortVolume(day, float(parts[2]), float(parts[3]), float(parts[4]))
+            row = ShortVolume(day, float(parts[2]), float(parts[3]), float(parts[4]))
         except ValueError as exc:
-            raise ProviderError(f"{what}: unreadable row {line!r}") from exc
+            raise BadRow(f"{what}: line {number}: unreadable {wanted} row {line[:120]!r}") from exc
+        volumes = (row.short_volume, row.short_exempt_volume, row.total_volume)
+        if not all(math.isfinite(v) and v >= 0 for v in volumes):
+            raise BadRow(f"{what}: line {number}: {wanted} volumes must be numbers >= 0")
+        if row.short_volume > row.total_volume:
+            raise BadRow(
+                f"{what}: line {number}: {wanted} ShortVolume {row.short_volume:,.0f} exceeds "
+                f"TotalVolume {row.total_volume:,.0f}"
+            )
+        return row
     return None
 
 
@@ -83,7 +111,8 @@ class BackfillResult:
     frame: pd.DataFrame  # indexed by date, DARK_POOL_COLUMNS
     downloaded: int = 0
     from_cache: int = 0
-    missing: list[dt.date] = field(default_factory=list)  # no data file for these days
+    missing: list[dt.date] = field(default_factory=list)  # no usable data for these days
+    reasons: dict[dt.date, str] = field(default_factory=dict)  # why, per missing day
 
 
 @dataclass(frozen=True)
@@ -109,10 +138,7 @@ class FinraProvider:
         what = f"FINRA short volume {day}"
         parse_short_volume(text, self.symbol, what)  # refuse HTML/garbage before caching
         if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(".part")
-            tmp.write_text(text, encoding="utf-8", newline="")
-            tmp.replace(cached)  # atomic: a crash never leaves half a file in the cache
+            _write_atomically(cached, text)
         return text, False
 
     def fetch_days(
@@ -142,6 +168,7 @@ class FinraProvider:
             except ProviderError as exc:
                 log.info("%s", exc)
                 out.missing.append(day)
+                out.reasons[day] = _reason(exc)
                 row, cached = None, False
             else:
                 if cached:
@@ -150,12 +177,41 @@ class FinraProvider:
                     out.downloaded += 1
                 if row is None:
                     out.missing.append(day)
+                    out.reasons[day] = f"no {self.symbol} row"
             if row is not None:
                 rows.append(row)
             if progress is not None:
                 progress(i, len(days))
         out.frame = to_frame(rows)
         return out
+
+
+def _reason(exc: ProviderError) -> str:
+    """A missing day's reason in a few words, for the update's note."""
+    if isinstance(exc, BadRow):
+        return "bad row"
+    text = str(exc)
+    if "HTML" in text:
+        return "HTML page"
+    if "empty reply" in text:
+        return "empty reply"
+    if "HTTP 404" in text:
+        return "not posted"
+    return "unreadable"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` through a uniquely named temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)  # atomic: readers see the whole file or none
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def to_frame(rows: Sequence[ShortVolume]) -> pd.DataFrame:

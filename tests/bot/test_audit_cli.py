@@ -96,19 +96,37 @@ def test_audit_command_demo_json_and_plot(tmp_path, monkeypatch, capsys) -> None
 
 
 def test_forecast_is_recorded_and_scored(raw_data_dir, tmp_path, monkeypatch, capsys) -> None:
+    """A live forecast (data ending on the last completed session, by the service's clock)
+    is recorded once; a replay is not; the scorecard fills its outcome from later data."""
+    import datetime as dt
+
+    import pandas as pd
+
     from bot.cli import main
+    from bot.service import AnalystService, DataRequest
+    from bot.settings import load_settings
     from sources.ledger import Ledger
 
     db = tmp_path / "db.sqlite3"
     monkeypatch.setenv("IWM_DB_PATH", str(db))
-    args = _data_args(raw_data_dir)
-    assert main(["forecast", *args, "--offline", "--as-of", "2026-08-10"]) == 0
-    assert main(["forecast", *args, "--offline", "--as-of", "2026-08-10"]) == 0  # idempotent
+    iwm = raw_data_dir / "guydekowski_market-lab" / "IWM.csv"
+    cut = tmp_path / "IWM_to_0810.csv"
+    frame = pd.read_csv(iwm)
+    frame[frame["date"] <= "2026-08-10"].to_csv(cut, index=False)
+    after_close = dt.datetime(2026, 8, 10, 21, 30, tzinfo=dt.UTC)
+    service = AnalystService(load_settings(), clock=lambda: after_close)
+    service.forecast(DataRequest(csv=cut), offline=True)
+    service.forecast(DataRequest(csv=cut), offline=True)  # a repeat: nothing new
+    # a replay of the same day on the full file is not a live forecast
+    assert main(["forecast", *_data_args(raw_data_dir), "--offline", "--as-of", "2026-08-10"]) == 0
     with Ledger(db) as led:
         rows = led.entries()
-    assert [(r.horizon, r.source) for r in rows] == [(1, "cli"), (5, "cli")]
+    assert [(r.as_of.isoformat(), r.horizon, r.source) for r in rows] == [
+        ("2026-08-10", 1, "cli"),
+        ("2026-08-10", 5, "cli"),
+    ]
     capsys.readouterr()
-    assert main(["scorecard", *args]) == 0
+    assert main(["scorecard", *_data_args(raw_data_dir)]) == 0
     out = capsys.readouterr().out
     assert "2 forecasts recorded, 2 with an outcome" in out and "Live track record" in out
 
@@ -116,6 +134,8 @@ def test_forecast_is_recorded_and_scored(raw_data_dir, tmp_path, monkeypatch, ca
 def test_demo_forecast_not_recorded_and_ledger_failure_harmless(
     tmp_path, monkeypatch, caplog
 ) -> None:
+    import datetime as dt
+
     from bot.cli import main
 
     monkeypatch.setenv("IWM_DB_PATH", str(tmp_path / "db.sqlite3"))
@@ -129,7 +149,9 @@ def test_demo_forecast_not_recorded_and_ledger_failure_harmless(
     blocker.write_text("x")
     service = AnalystService(load_settings(IWM_DB_PATH=str(blocker / "db.sqlite3")))
     state = service.state(DataRequest(demo=True))
-    service._record(state.model_copy(update={"synthetic": False}), "cli")
+    live = state.model_copy(update={"synthetic": False})
+    service.clock = lambda: dt.datetime.combine(state.as_of, dt.time(22), tzinfo=dt.UTC)
+    service._record(live, state.as_of, "cli")
     assert "not recorded in the ledger" in caplog.text
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bot.cli import main
@@ -13,11 +14,14 @@ from bot.settings import Settings
 from engine.demo import demo_dataset
 from engine.errors import EmptyStoreError
 from engine.state import WarningCode
+from sources.calendar import sessions_mask
 from sources.store import Store
 
 
 def _fill(settings: Settings, tmp_path: Path) -> Path:
     frame = demo_dataset().frame
+    # The demo runs on weekdays; a price file is read on NYSE sessions only.
+    frame = frame[sessions_mask(pd.DatetimeIndex(frame.index))]
     with Store(settings.database) as store:
         store.upsert(
             "prices", frame[["open", "high", "low", "close", "adj_close", "volume"]], source="test"
@@ -33,7 +37,8 @@ def _fill(settings: Settings, tmp_path: Path) -> Path:
 
 
 def _clock(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, 18, tzinfo=dt.UTC)
+    """After the close (16:00 New York) of ``day``."""
+    return dt.datetime(day.year, day.month, day.day, 22, tzinfo=dt.UTC)
 
 
 def test_store_forecast_equals_csv_forecast(settings: Settings, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +19,7 @@ from engine.state import MarketState, WarningCode
 
 def truncated(dataset: Dataset, day: dt.date) -> Dataset:
     frame = dataset.frame.loc[: pd.Timestamp(day)]
-    return Dataset(frame=frame, provenance=dataset.provenance, warnings=dataset.warnings)
+    return replace(dataset, frame=frame)
 
 
 def _comparable(state: MarketState) -> dict[str, object]:

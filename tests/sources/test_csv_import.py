@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from engine.errors import InputDataError, InsufficientHistoryError
+from sources.calendar import sessions_mask, trading_days
 from sources.csv_import import load_dataset, read_series_csv
 
 
@@ -47,13 +49,20 @@ def test_adjusted_close_and_dix_as_gex(raw_data_dir: Path) -> None:
     assert gex.first_date is not None and gex.first_date.isoformat() == "2011-05-02"
 
 
-def test_finra_multi_symbol_file_is_refused_clearly(raw_data_dir: Path) -> None:
-    with pytest.raises(InputDataError, match="FINRA"):
-        read_series_csv(raw_data_dir / "pookiemaker_shorts" / "CNMSshvol20200102.txt", "dark_pool")
+def test_finra_file_gives_the_tickers_day(raw_data_dir: Path) -> None:
+    """20200102|IWM|2085904|10053|3700403|B,Q,N -> ratio 2085904 / (3700403 - 2085904)."""
+    path = raw_data_dir / "pookiemaker_shorts" / "CNMSshvol20200102.txt"
+    frame = read_series_csv(path, "dark_pool")
+    assert list(frame.index.strftime("%Y-%m-%d")) == ["2020-01-02"]
+    assert frame["dark_pool"].iloc[0] == pytest.approx(2085904 / (3700403 - 2085904))
+    with pytest.raises(InputDataError, match="FINRA short-volume file; give it as --dark-pool"):
+        read_series_csv(path, "prices")
 
 
 def _prices(n: int = 80) -> pd.DataFrame:
-    idx = pd.bdate_range("2024-01-01", periods=n)
+    idx = pd.DatetimeIndex(
+        [pd.Timestamp(d) for d in trading_days(dt.date(2024, 1, 2), dt.date(2024, 12, 31))[:n]]
+    )
     close = 100 + np.arange(n) * 0.1
     return pd.DataFrame({"Date": idx.strftime("%Y-%m-%d"), "Close": close, "Volume": 1000})
 
@@ -72,20 +81,24 @@ def _prices(n: int = 80) -> pd.DataFrame:
         (
             "Date,Close\n2024-01-02,1\n2024-01-02,2\n",
             InputDataError,
-            "duplicate dates (2024-01-02)",
+            "duplicate date 2024-01-02 on data row 2",
         ),
         (
             "Date,Close\n2024-01-02,1\n2024-01-03,abc\n",
             InputDataError,
             "non-numeric value 'abc' on data row 2",
         ),
-        ("Date,Close\n2024-01-02,1\n2024-01-03,0\n", InputDataError, "must be positive"),
+        ("Date,Close\n2024-01-02,1\n2024-01-03,0\n", InputDataError, "close 0.00 is not a price"),
         (
             "Date,Close\n2024-01-02,1\nyesterday,2\n2024-01-04,3\n",
             InputDataError,
             "'yesterday' on data row 2",
         ),
-        ("Date,Close\n2024-01-02,1\n2024-01-03,-4.5\n", InputDataError, "found -4.5 on data row 2"),
+        (
+            "Date,Close\n2024-01-02,1\n2024-01-03,-4.5\n",
+            InputDataError,
+            "data row 2 (2024-01-03): close -4.50 is not a price",
+        ),
         ('{"date": "2024-01-02", "close": 1}\n', InputDataError, "looks like JSON, not CSV"),
         ("Date;Close\n2024-01-02;1,5\n", InputDataError, "separates columns with ';'"),
     ],
@@ -102,7 +115,7 @@ def test_broken_files(tmp_path: Path, content: str, error: type[Exception], need
 def test_binary_and_missing_files(tmp_path: Path) -> None:
     junk = tmp_path / "junk.csv"
     junk.write_bytes(bytes(range(256)) * 4)
-    with pytest.raises(InputDataError, match="not a UTF-8"):
+    with pytest.raises(InputDataError, match=r"junk\.csv is binary"):
         load_dataset(junk)
     with pytest.raises(InputDataError, match="file not found"):
         load_dataset(tmp_path / "none.csv")
@@ -141,9 +154,9 @@ def test_gaps_filled_at_most_three_days(tmp_path: Path) -> None:
     data = load_dataset(prices, vix_path)
     assert data.frame["vix"].iloc[70:73].eq(20.0).all()
     assert data.frame["vix"].iloc[73:75].isna().all()
-    assert tuple(w.text for w in data.warnings) == (
-        "vix: no value on 2024-04-08 to 2024-04-12 (5 trading days); the first 3 carried "
-        "forward from 2024-04-05, the rest left empty (forward fill is limited to 3 days)",
+    assert tuple(w.text for w in data.warnings if w.code == "gap") == (
+        "vix: no value on 2024-04-12 to 2024-04-18 (5 trading days); the first 3 carried "
+        "forward from 2024-04-11, the rest left empty (forward fill is limited to 3 days)",
     )
 
 
@@ -154,14 +167,15 @@ def test_each_gap_is_named_with_its_dates(tmp_path: Path) -> None:
     gex_path = tmp_path / "g.csv"
     gex.to_csv(gex_path, index=False)
     data = load_dataset(prices, gex=gex_path)
-    assert tuple(w.text for w in data.warnings) == (
-        "gex: no value on 2024-01-15; carried forward from 2024-01-12",
-        "gex: no value on 2024-02-26, 2024-02-27; carried forward from 2024-02-23",
+    gaps = [w for w in data.warnings if w.code == "gap"]
+    assert tuple(w.text for w in gaps) == (
+        "gex: no value on 2024-01-17; carried forward from 2024-01-16",
+        "gex: no value on 2024-02-29, 2024-03-01; carried forward from 2024-02-28",
     )
     # typed: what, which series, and the gap's first and last day
-    second = data.warnings[1]
+    second = gaps[1]
     assert (second.code, second.series) == ("gap", "gex")
-    assert [d.isoformat() for d in second.dates] == ["2024-02-26", "2024-02-27"]
+    assert [d.isoformat() for d in second.dates] == ["2024-02-29", "2024-03-01"]
     assert data.frame["gex"].notna().all()
 
 
@@ -169,9 +183,10 @@ def test_single_file_with_every_series(tmp_path: Path) -> None:
     from engine.demo import demo_dataset
 
     frame = demo_dataset().frame
+    frame = frame[sessions_mask(pd.DatetimeIndex(frame.index))]  # the demo runs on weekdays
     path = tmp_path / "all.csv"
     frame.to_csv(path)
-    loaded = load_dataset(path).frame
+    loaded = load_dataset(path).frame.drop(columns="gex_series")
     pd.testing.assert_frame_equal(loaded, frame, check_freq=False, rtol=1e-12)
 
 
@@ -181,7 +196,7 @@ def test_single_file_with_every_series(tmp_path: Path) -> None:
         ("vix", "Date,Level\n2024-01-02,13\n", "accepted names: vix, vix_close"),
         ("gex", "Date,Gamma\n2024-01-02,1e9\n", "accepted names: gex, net_gex, total_gex"),
         ("dark_pool", "Date,Ratio\n2024-01-02,1.2\n", "(or ShortVolume and TotalVolume)"),
-        ("vix", "Date,VIX\n2024-01-02,0\n", "must be positive"),
+        ("vix", "Date,VIX\n2024-01-02,0\n", "VIX 0.00 is not a VIX level"),
     ],
 )
 def test_broken_auxiliary_files(tmp_path: Path, kind: str, content: str, needle: str) -> None:
