@@ -42,6 +42,8 @@ _NOT_FIRED = re.compile(
     r"\b(?:is not|isn't|are not|aren't|was not|wasn't|not)\s+(?:currently\s+)?(?:active|firing|"
     r"on|triggered|true|live|in play)\b|\b(?:did not|didn't|does not|doesn't|do not|don't|has not|"
     r"hasn't|have not|haven't|never)\s+(?:fire|fired|trigger|triggered)\b|\binactive\b|"
+    r"\b(?:cannot|can't|can not|could not|couldn't|won't|will not|unable to)\s+(?:fire|"
+    r"trigger)\b|"
     r"\bnot firing\b|\b(?:is|are)\s+(?:off|quiet|false)\b|\bno longer\b|\bfails? to fire\b",
     re.I,
 )
@@ -270,11 +272,11 @@ def _references(state: MarketState, subject: str) -> dict[str, float | None]:
     ind, v, g, dp = state.indicators, state.regime.vix, state.regime.gex, state.regime.dark_pool
     refs: dict[str, float | None] = {
         "sma20": ind.sma20,
-        "20-day (?:moving )?average": ind.sma20,
+        "20-day (?:simple |exponential )?(?:moving )?average": ind.sma20,
         "sma50": ind.sma50,
-        "50-day (?:moving )?average": ind.sma50,
+        "50-day (?:simple |exponential )?(?:moving )?average": ind.sma50,
         "sma200": ind.sma200,
-        "200-day (?:moving )?average": ind.sma200,
+        "200-day (?:simple |exponential )?(?:moving )?average": ind.sma200,
         "upper (?:bollinger )?band": ind.bb_upper,
         "lower (?:bollinger )?band": ind.bb_lower,
         "(?:zero-gamma )?flip(?: level)?": g.flip_level,
@@ -305,9 +307,11 @@ def _comparisons(sentence: str, low: str, state: MarketState) -> list[Problem]:
     for subject, value in subjects.items():
         if value is None:
             continue
+        # "RSI is at 80.85, which is below the extreme threshold of 75.0": the subject, up
+        # to 50 characters (decimals and a ", which is" allowed), the comparison, a target
         pattern = re.compile(
-            rf"\b{subject}\b[^.;,]{{0,30}}?\b(above|below|over|under|higher than|lower than|"
-            r"exceeds|beneath)\s+(?:the\s+|its\s+|a\s+)?([\d.,]+|[a-z0-9 -]{2,30})"
+            rf"\b{subject}\b(?:[^.;]|\.\d){{0,50}}?\b(above|below|over|under|higher than|"
+            r"lower than|exceeds|beneath)\s+(?:the\s+|its\s+|a\s+)?((?:[^.;]|\.\d){2,45})"
         )
         for m in pattern.finditer(low):
             if _negated(low, m.start(2) - len(m.group(1)) - 1):
@@ -322,7 +326,7 @@ def _comparisons(sentence: str, low: str, state: MarketState) -> list[Problem]:
                         "regime",
                         sentence,
                         m.group(0),
-                        f"{subject.strip('()?:')} is {num(value)}, "
+                        f"{'the close' if subject.startswith('(') else subject} is {num(value)}, "
                         f"{'below' if above else 'above'} {num(target)}",
                     )
                 )
@@ -330,12 +334,21 @@ def _comparisons(sentence: str, low: str, state: MarketState) -> list[Problem]:
 
 
 def _target(text: str, state: MarketState, subject: str) -> float | None:
+    """What a comparison compares with: a named level, or the first number written."""
     text = text.strip()
     for pattern, value in _references(state, subject).items():
         if re.match(pattern, text):
             return value
-    number = re.match(r"^(\d[\d,]*(?:\.\d+)?)(?![\w-])", text)
-    return float(number.group(1).replace(",", "")) if number else None
+    # "the extreme threshold of 75.0", "its 50-day average of 285.19", "20"
+    number = re.search(r"(?<![\w.-])(\d[\d,]*(?:\.\d+)?)(?![\w-])", text)
+    if number is None or re.search(r"\d-day|sma\d", text[: number.start()]):
+        return None if number is None else _named_number(text, number, state, subject)
+    return float(number.group(1).replace(",", ""))
+
+
+def _named_number(text: str, number: re.Match[str], state: MarketState, subject: str) -> float:
+    """A number after a named level ("the 50-day average of 285.19") is that level's."""
+    return float(number.group(1).replace(",", ""))
 
 
 _CALL = re.compile(
