@@ -15,6 +15,10 @@ Per series:
   ``backfill_years`` back) to today, written in chunks so an interrupted backfill keeps
   what it finished; raw files are cached, so a resumed backfill downloads only the rest.
 * GEX - one chain snapshot, stored against the trading day its open interest describes.
+
+With ``deadline_seconds``, the whole update ends within that time: every fetch is
+bounded by it (:func:`sources.providers.http.deadline_scope`) and a series not reached
+in time is reported as not updated. What was written stays; the next run resumes.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from engine.series import Series
 from sources.calendar import last_trading_day, trading_days, trading_days_between
 from sources.providers.chain import ChainProvider
 from sources.providers.finra import FinraProvider
+from sources.providers.http import deadline_scope, time_left
 from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
 from sources.store import Store
@@ -96,8 +101,31 @@ def update(
     ticker: str = "IWM",
     backfill_years: int = 3,
     series: tuple[Series, ...] = SERIES_ORDER,
+    deadline_seconds: float | None = None,
 ) -> UpdateReport:
-    """Update each series in ``series``; failures are reported, never raised."""
+    """Update each series in ``series``; failures are reported, never raised.
+
+    ``deadline_seconds`` bounds the whole update (None: only each fetch's own limits).
+    """
+    if deadline_seconds is None:
+        return _update(store, providers, today, progress, ticker, backfill_years, series)
+    with deadline_scope(deadline_seconds):
+        report = _update(store, providers, today, progress, ticker, backfill_years, series)
+        out_of_time = time_left() == 0.0
+    if out_of_time:
+        log.warning("update stopped at its time limit (%.0f s); run it again", deadline_seconds)
+    return report
+
+
+def _update(
+    store: Store,
+    providers: Providers,
+    today: dt.date,
+    progress: Progress | None,
+    ticker: str,
+    backfill_years: int,
+    series: tuple[Series, ...],
+) -> UpdateReport:
     session = last_trading_day(today)
     report = UpdateReport(today=today, last_session=session)
     steps: dict[Series, Callable[[], tuple[str | None, int, str | None]]] = {
@@ -114,12 +142,17 @@ def update(
         changed = 0
         note: str | None = None
         try:
-            source, changed, note = steps[name]()
+            if time_left() == 0.0:
+                error = "not updated: the update's time limit had passed; run it again"
+            else:
+                source, changed, note = steps[name]()
         except AnalystError as exc:
             error = str(exc)
             log.info("update of %s failed: %s", name, exc)
         except Exception as exc:  # one broken source must not stop the others
-            log.exception("unexpected failure updating %s", name)
+            # A provider's surprise is a one-line note; the traceback only at DEBUG.
+            log.warning("update of %s failed: unexpected %s: %s", name, type(exc).__name__, exc)
+            log.debug("update of %s failed", name, exc_info=True)
             error = f"unexpected {type(exc).__name__}: {exc}"
         info = store.info(name, ticker)
         stale = trading_days_between(info.last_date, session) if info.last_date else None
