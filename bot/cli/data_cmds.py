@@ -102,6 +102,7 @@ def cmd_update(
                 ticker=settings.ticker,
                 backfill_years=years,
                 series=wanted,
+                deadline_seconds=settings.update_deadline_seconds,
             )
     console.print(freshness_table(report))
     for r in report.results:
