@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
 from bot.narrator.deadline import Deadline
-from bot.narrator.transport import DeadlineExceeded, DeadlineTransport, deadline_scope
+from bot.narrator.transport import DeadlineExceeded, deadline_scope, limit_hooks
 from bot.settings import Settings
 from engine.errors import ModelError
 
@@ -87,7 +87,7 @@ def _first_message(completion: object) -> Any:
 def run_by(deadline: Deadline, fn: Callable[[], R]) -> R:
     """``fn()`` in a daemon thread; DeadlineExceeded if it is not done by ``deadline``.
 
-    The thread is left to finish on its own (the transport ends its requests at the
+    The thread is left to finish on its own (the HTTP limits end its requests at the
     deadline too), so the caller, and any lock it holds, is free on time.
     """
     if deadline.remaining() < MIN_ATTEMPT_SECONDS:
@@ -132,8 +132,8 @@ class ModelClient:
         # are streamed replies.
         self._json_mode = settings.openai_stream
         self._http = httpx.Client(
-            transport=DeadlineTransport(reply_byte_limit(settings.llm_max_reply_tokens)),
             timeout=settings.openai_timeout,
+            event_hooks=limit_hooks(reply_byte_limit(settings.llm_max_reply_tokens)),
         )
         self.client = openai.OpenAI(
             api_key=key.get_secret_value(),

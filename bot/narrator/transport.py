@@ -1,10 +1,11 @@
-"""The HTTP transport under the model client: a hard time limit and a size limit per call.
+"""Limits on the HTTP under the model client: a hard time limit and a size limit per call.
 
 Per-read timeouts do not bound a call: a server that sends one byte every two seconds
-never trips a 10-second read timeout. This transport wraps httpx's own and, for the
-deadline in effect (:func:`deadline_scope`), caps every timeout of the request at the
-time remaining and checks the total elapsed time after every chunk of the body, so a
-trickling reply ends at the deadline. It also stops reading a body larger than
+never trips a 10-second read timeout. The httpx event hooks of :func:`limit_hooks`, for
+the deadline in effect (:func:`deadline_scope`), cap every timeout of a request at the
+time remaining and check the total elapsed time after every chunk of the body, so a
+trickling reply ends at the deadline. (Hooks rather than a transport, so httpx still
+honours the proxy settings of the environment.) It also stops reading a body larger than
 ``max_bytes`` (a runaway reply) and refuses a successful reply that is not JSON or
 server-sent events (a proxy's HTML page). All raise :class:`engine.errors.ModelError`
 subclasses, which the openai SDK passes through untouched (no SDK retry, no wrapping).
@@ -13,7 +14,7 @@ subclasses, which the openai SDK passes through untouched (no SDK retry, no wrap
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -79,37 +80,28 @@ class _BoundedStream(httpx.SyncByteStream):
         self._inner.close()
 
 
-class DeadlineTransport(httpx.BaseTransport):
-    """Wraps ``inner`` (default: httpx's HTTP transport) with the limits above."""
+def limit_hooks(max_bytes: int) -> dict[str, list[Callable[..., None]]]:
+    """``event_hooks`` for an ``httpx.Client``: the limits above on every request."""
 
-    def __init__(self, max_bytes: int, inner: httpx.BaseTransport | None = None) -> None:
-        self._inner = inner or httpx.HTTPTransport()
-        self._max_bytes = max_bytes
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def on_request(request: httpx.Request) -> None:
         deadline = _DEADLINE.get()
-        if deadline is not None:
-            left = deadline.remaining()
-            if left <= 0:
-                raise DeadlineExceeded()
-            given = request.extensions.get("timeout", {})
-            request.extensions["timeout"] = {
-                phase: left if given.get(phase) is None else min(float(given[phase]), left)
-                for phase in ("connect", "read", "write", "pool")
-            }
-        response = self._inner.handle_request(request)
-        assert isinstance(response.stream, httpx.SyncByteStream)
+        if deadline is None:
+            return
+        left = deadline.remaining()
+        if left <= 0:
+            raise DeadlineExceeded()
+        given = request.extensions.get("timeout", {})
+        request.extensions["timeout"] = {
+            phase: left if given.get(phase) is None else min(float(given[phase]), left)
+            for phase in ("connect", "read", "write", "pool")
+        }
+
+    def on_response(response: httpx.Response) -> None:
         kind = response.headers.get("content-type", "").lower()
         if response.is_success and kind and "json" not in kind and "event-stream" not in kind:
-            response.stream.close()
+            response.close()
             raise NotACompletion()
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            stream=_BoundedStream(response.stream, deadline, self._max_bytes),
-            extensions=response.extensions,
-            request=request,
-        )
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        response.stream = _BoundedStream(response.stream, _DEADLINE.get(), max_bytes)
 
-    def close(self) -> None:
-        self._inner.close()
+    return {"request": [on_request], "response": [on_response]}
