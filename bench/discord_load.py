@@ -51,7 +51,7 @@ async def _load(bot: Any) -> list[float]:
     async def one() -> float:
         channel = RecordingChannel()
         started = time.perf_counter()
-        await send_forecast(bot, channel, channel.send)
+        await send_forecast(bot, channel, channel.send, bot.deadline())
         return time.perf_counter() - started
 
     return list(await asyncio.gather(*(one() for _ in range(REQUESTS))))
@@ -76,9 +76,17 @@ def run() -> list[str]:
             narrative = OfflineNarrator().write(state).model_dump_json()
             fake.default = Reply(body=completion(narrative), delay=0.3)
 
+            from bot.chart import ChartCache
             from bot.discord_bot.app import AnalystBot
+            from bot.discord_bot.persist import BotState
 
-            bot = AnalystBot(settings, service, start_scheduler=False)
+            bot = AnalystBot(
+                settings,
+                service,
+                state_db=BotState(settings.database),
+                charts=ChartCache(),
+                start_scheduler=False,
+            )
             rss_start = rss_mb()
             latencies = asyncio.run(_load(bot))
             rss_after = rss_mb()

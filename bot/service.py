@@ -3,13 +3,18 @@
 It returns plain data (states, reports); front-ends only format and send. Work that is
 the same for many requests is done once: the prepared dataset (indicators, fires,
 forward returns) is cached per input identity, so a hundred forecasts for the same day
-build the expensive part once. Thread-safe: Discord runs it in ``asyncio.to_thread``.
+build the expensive part once. Thread-safe: Discord runs it in worker threads.
+
+Everything a person waits on ends by a :class:`~bot.narrator.deadline.Deadline` the
+front-end makes when the request arrives (``forecast``, ``ask``); without one, the
+model's deadline starts at the call. ``refresh_store`` ends by its own deadline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.narrator import Narrator, Report, make_report
+from bot.narrator.deadline import Deadline
 from bot.once import OnceCache
 from bot.settings import Settings
 from engine.errors import EmptyStoreError, InputDataError
@@ -146,10 +152,14 @@ class AnalystService:
             return DataRequest(demo=True), f"{err}; showing the synthetic demo instead"
         return req, None
 
-    def refresh_store(self, today: dt.date) -> UpdateReport | None:
+    def refresh_store(
+        self, today: dt.date, deadline_seconds: float | None = None
+    ) -> UpdateReport | None:
         """Bring the local store up to date if it is in use (has prices); else None.
 
-        Failures of single sources are in the report, never raised.
+        Failures of single sources are in the report, never raised. The refresh ends
+        within ``deadline_seconds`` (default IWM_UPDATE_DEADLINE_SECONDS); what is left
+        is reported as not done and resumes next time.
         """
         from sources.store import Store
         from sources.update import update
@@ -166,6 +176,7 @@ class AnalystService:
                 ticker=self.settings.ticker,
                 backfill_years=self.settings.backfill_years,
                 now=self.clock(),
+                deadline_seconds=deadline_seconds or self.settings.update_deadline_seconds,
             )
 
     def _store_dataset(self) -> Dataset:
@@ -238,8 +249,9 @@ class AnalystService:
         history: Sequence[tuple[str, str]] = (),
         as_of: dt.date | None = None,
         offline: bool = False,
+        deadline: Deadline | None = None,
     ) -> Answer:
-        """Answer a follow-up question about the state for ``as_of``."""
+        """Answer a follow-up question about the state for ``as_of`` by ``deadline``."""
         from bot.narrator.answer import answer
         from bot.narrator.llm import LLMNarrator
 
@@ -248,7 +260,9 @@ class AnalystService:
         client = None
         if isinstance(narrator, LLMNarrator) and not narrator.over_budget():
             client = narrator.client
-        return answer(question, state, history, settings=self.settings, client=client)
+        return answer(
+            question, state, history, settings=self.settings, client=client, deadline=deadline
+        )
 
     def forecast(
         self,
@@ -256,11 +270,23 @@ class AnalystService:
         as_of: dt.date | None = None,
         offline: bool = False,
         source: Source = "cli",
+        deadline: Deadline | None = None,
     ) -> Report:
-        """The state for the day and its narrated report, recorded in the forecast ledger."""
+        """The state for the day and its narrated report, recorded in the forecast ledger.
+
+        The narration ends by ``deadline`` (the template answers at it).
+        """
         state = self.state(req, as_of)
         self._record(state, self.prepared(req).dates[-1].date(), source)
-        return make_report(state, self.narrator(offline).narrate(state))
+        narrator = self.narrator(offline)
+        # Only a model narrator takes a deadline; if its module is not loaded, this is not
+        # one (offline runs never import the openai SDK).
+        llm = sys.modules.get("bot.narrator.llm")
+        if llm is not None and isinstance(narrator, llm.LLMNarrator):
+            narration = narrator.narrate(state, deadline)
+        else:
+            narration = narrator.narrate(state)
+        return make_report(state, narration)
 
     # --- evidence (issue 3) ------------------------------------------------------------
     def audit(self, req: DataRequest, as_of: dt.date | None = None, seed: int = 0) -> AuditTable:

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.errors import ConfigError
@@ -39,9 +39,13 @@ class Settings(BaseSettings):
     high_vix: float | None = Field(None, alias="IWM_HIGH_VIX", gt=0)
     dark_pool_threshold: float | None = Field(None, alias="IWM_DARK_POOL_THRESHOLD", gt=0)
     log_level: str = Field("WARNING", alias="IWM_LOG_LEVEL")
+    # Overall limit for one ``update`` (every series); what is left is reported and
+    # resumes on the next run (FINRA files are cached, rows are written in chunks).
+    update_deadline_seconds: float = Field(900.0, alias="IWM_UPDATE_DEADLINE_SECONDS", gt=0)
 
     # --- market-data providers (``iwm-analyst update``) ---------------------------
     # URLs: unset means the provider's own public endpoint (see sources.providers).
+    # IWM_HTTP_TIMEOUT is the total time of one request, body included (not per read).
     http_timeout: float = Field(20.0, alias="IWM_HTTP_TIMEOUT", gt=0)
     backfill_years: int = Field(3, alias="IWM_BACKFILL_YEARS", ge=1, le=20)
     yahoo_chart_url: str | None = Field(None, alias="IWM_YAHOO_CHART_URL")
@@ -55,9 +59,18 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL")
     openai_model: str = Field("gpt-4o-mini", alias="OPENAI_MODEL")
+    # OPENAI_TIMEOUT bounds one attempt (body included); LLM_DEADLINE_SECONDS bounds
+    # everything a person waits on for one answer (attempts, retries, waiting for another
+    # request's identical call). At the deadline the template answers.
     openai_timeout: float = Field(30.0, alias="OPENAI_TIMEOUT", gt=0)
     openai_temperature: float = Field(0.2, alias="OPENAI_TEMPERATURE", ge=0, le=2)
-    llm_deadline_seconds: float = Field(60.0, alias="LLM_DEADLINE_SECONDS", gt=0)
+    openai_stream: bool = Field(False, alias="OPENAI_STREAM")
+    llm_deadline_seconds: float = Field(30.0, alias="LLM_DEADLINE_SECONDS", gt=0)
+    llm_max_reply_tokens: int = Field(1200, alias="LLM_MAX_REPLY_TOKENS", ge=64)
+    llm_max_answer_chars: int = Field(1500, alias="LLM_MAX_ANSWER_CHARS", ge=200)
+    # Hosts a model's text may link to (comma-separated, subdomains included); empty
+    # means no links at all.
+    llm_allowed_link_hosts: str = Field("", alias="LLM_ALLOWED_LINK_HOSTS")
     llm_daily_token_budget: int = Field(200_000, alias="LLM_DAILY_TOKEN_BUDGET", ge=0)
     llm_max_question_chars: int = Field(500, alias="LLM_MAX_QUESTION_CHARS", gt=0)
     llm_history_turns: int = Field(6, alias="LLM_HISTORY_TURNS", ge=0)
@@ -75,6 +88,34 @@ class Settings(BaseSettings):
     discord_conversation_ttl_hours: float = Field(
         24.0, alias="DISCORD_CONVERSATION_TTL_HOURS", gt=0
     )
+    # The data refresh before a morning post gives up after this long (the post goes
+    # out on the data already stored).
+    discord_refresh_seconds: float = Field(120.0, alias="DISCORD_REFRESH_SECONDS", gt=0)
+
+    @field_validator("openai_api_key", "discord_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """``OPENAI_API_KEY=`` (blank) in ``.env`` means "no key", never an empty key."""
+        if value is None:
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return raw.strip() if isinstance(raw, str) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def allowed_link_hosts(self) -> tuple[str, ...]:
+        """LLM_ALLOWED_LINK_HOSTS as lower-case host names."""
+        hosts = (h.strip().lower().strip(".") for h in self.llm_allowed_link_hosts.split(","))
+        return tuple(h for h in hosts if h)
 
     @property
     def database(self) -> Path:
@@ -97,3 +138,5 @@ def load_settings(**overrides: object) -> Settings:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"invalid setting ({problems}); check your .env file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the settings file .env: {exc}") from exc

@@ -18,9 +18,14 @@ Per series:
   recorded in the store and asked for again on every later run until it comes, and
   named in the note until then; when no day at all gives data, the series failed.
 
+* GEX - one chain snapshot, stored against the trading day its open interest describes.
+
 Runs are serialised by the store's update lock (:mod:`sources.lock`): a second update
 waits for the first a bounded time, then every series reports that another is running.
-* GEX - one chain snapshot, stored against the trading day its open interest describes.
+
+With ``deadline_seconds``, the whole update ends within that time: every fetch is
+bounded by it (:func:`sources.providers.http.deadline_scope`) and a series not reached
+in time is reported as not updated. What was written stays; the next run resumes.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from sources.calendar import (
 from sources.lock import UpdateBusy, update_lock
 from sources.providers.chain import ChainProvider
 from sources.providers.finra import FinraProvider
+from sources.providers.http import deadline_scope, time_left
 from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
 from sources.store import Store
@@ -114,21 +120,43 @@ def update(
     series: tuple[Series, ...] = SERIES_ORDER,
     lock_wait: float = LOCK_WAIT_SECONDS,
     now: dt.datetime | None = None,
+    deadline_seconds: float | None = None,
 ) -> UpdateReport:
     """Update each series in ``series`` under the store's update lock; failures are
-    reported, never raised (another update holding the lock fails every series)."""
+    reported, never raised (another update holding the lock fails every series).
+
+    ``deadline_seconds`` bounds the whole update (None: only each fetch's own limits).
+    """
     try:
         with update_lock(store.path, wait=lock_wait):
-            return _update(
-                store,
-                providers,
-                today,
-                progress,
-                ticker=ticker,
-                backfill_years=backfill_years,
-                series=series,
-                now=now,
-            )
+            if deadline_seconds is None:
+                return _update(
+                    store,
+                    providers,
+                    today,
+                    progress,
+                    ticker=ticker,
+                    backfill_years=backfill_years,
+                    series=series,
+                    now=now,
+                )
+            with deadline_scope(deadline_seconds):
+                report = _update(
+                    store,
+                    providers,
+                    today,
+                    progress,
+                    ticker=ticker,
+                    backfill_years=backfill_years,
+                    series=series,
+                    now=now,
+                )
+                out_of_time = time_left() == 0.0
+            if out_of_time:
+                log.warning(
+                    "update stopped at its time limit (%.0f s); run it again", deadline_seconds
+                )
+            return report
     except UpdateBusy as busy:
         report = UpdateReport(today=today, last_session=last_trading_day(today))
         for name in series:
@@ -173,12 +201,17 @@ def _update(
         changed = 0
         note: str | None = None
         try:
-            source, changed, note = steps[name]()
+            if time_left() == 0.0:
+                error = "not updated: the update's time limit had passed; run it again"
+            else:
+                source, changed, note = steps[name]()
         except AnalystError as exc:
             error = redact_urls(str(exc))
             log.info("update of %s failed: %s", name, exc)
         except Exception as exc:  # one broken source must not stop the others
-            log.exception("unexpected failure updating %s", name)
+            # A provider's surprise is a one-line note; the traceback only at DEBUG.
+            log.warning("update of %s failed: unexpected %s: %s", name, type(exc).__name__, exc)
+            log.debug("update of %s failed", name, exc_info=True)
             error = f"unexpected {type(exc).__name__}: {exc}"
         info = store.info(name, ticker)
         stale = trading_days_between(info.last_date, session) if info.last_date else None

@@ -8,6 +8,10 @@ handlers so that start-up stays fast.
 Known errors (:class:`engine.errors.AnalystError`) print one line on stderr and exit with
 the error's ``exit_code`` (2 for bad input); anything else is logged with a traceback
 in the log and reported as an internal error.
+
+Logging: ``IWM_LOG_LEVEL`` (default WARNING), ``-v`` for INFO, ``-vv`` for DEBUG. A model
+or provider failure is one WARNING line; its traceback appears only at DEBUG. The HTTP
+and Discord libraries speak only from WARNING unless ``-vv``.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Libraries that log every request at INFO: heard only from WARNING unless -vv.
+CHATTY_LOGGERS = ("httpx", "httpcore", "openai", "discord", "matplotlib", "asyncio")
+
+
 def _configure_logging(verbosity: int, default_level: str) -> None:
     level = {0: default_level.upper(), 1: "INFO"}.get(verbosity, "DEBUG")
     logging.basicConfig(
@@ -58,6 +66,9 @@ def _configure_logging(verbosity: int, default_level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if verbosity < 2:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -146,6 +146,7 @@ def cmd_update(
                 backfill_years=years,
                 series=wanted,
                 now=None if today else dt.datetime.now(dt.UTC),
+                deadline_seconds=settings.update_deadline_seconds,
             )
     console.print(freshness_table(report))
     for r in report.results:

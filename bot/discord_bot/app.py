@@ -1,26 +1,35 @@
 """The Discord bot: cogs loaded in ``setup_hook``, one error handler, no mass mentions.
 
-Cogs stay thin (parse, call the service off the event loop, format, send). Known errors
-(:class:`engine.errors.AnalystError`) become a short reply; anything else is logged
+Cogs stay thin (parse, call the service off the event loop, format, send). Blocking
+work runs in the bot's own pool of worker threads, so requests waiting on a slow model
+never starve other commands of threads; each request carries a deadline made when it
+arrives (:meth:`AnalystBot.deadline`). Known errors (:class:`engine.errors.AnalystError`)
+become a short reply (and give back the user's cooldown when the input was at fault);
+a cooldown reply to a slash command is seen only by its user; anything else is logged
 with its traceback and the channel gets a generic apology, never the traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import discord
 from discord.ext import commands
 
 from bot.chart import ChartCache
+from bot.discord_bot.guards import safe
 from bot.discord_bot.persist import BotState
+from bot.narrator.deadline import Deadline
 from bot.service import AnalystService, DataRequest
 from bot.settings import Settings
-from engine.errors import AnalystError
+from engine.errors import AnalystError, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +41,10 @@ EXTENSIONS = (
     "bot.discord_bot.cogs.info",
     "bot.discord_bot.cogs.schedule",
 )
+
+#: Worker threads for blocking work. Most of their time is spent waiting (on the model,
+#: on SQLite), so more than the cores; each request is bounded by its deadline.
+WORKERS = 16
 
 
 class AnalystBot(commands.Bot):
@@ -63,6 +76,7 @@ class AnalystBot(commands.Bot):
         self.charts = charts
         self.start_scheduler = start_scheduler
         self.sync_commands = sync_commands
+        self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="discord-work")
 
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
@@ -72,9 +86,18 @@ class AnalystBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %s slash commands", len(synced))
 
+    async def close(self) -> None:
+        await super().close()
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
     async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run service work in a thread so the event loop keeps serving others."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run service work in a worker thread so the event loop keeps serving others."""
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._workers, call)
+
+    def deadline(self) -> Deadline:
+        """The deadline of a request arriving now (LLM_DEADLINE_SECONDS from now)."""
+        return Deadline.after(self.settings.llm_deadline_seconds)
 
     def data_request(self) -> DataRequest:
         """The bot's data: DISCORD_DATA_CSV, else the store, else the demo."""
@@ -94,19 +117,25 @@ class AnalystBot(commands.Bot):
         original = getattr(original, "original", original)
         if isinstance(error, commands.CommandNotFound):
             return
+        if isinstance(original, UserInputError) and ctx.command is not None:
+            ctx.command.reset_cooldown(ctx)  # bad input does not cost the user a turn
         if isinstance(original, AnalystError):
-            await ctx.send(f"⚠️ {original}")
+            await ctx.send(safe(f"⚠️ {original}"))
         elif isinstance(error, commands.CommandOnCooldown):
-            await ctx.send(f"⏳ Please wait {error.retry_after:.0f} s before asking again.")
+            # Seen only by the user for a slash command; a short reply for a prefix one.
+            await ctx.send(
+                f"⏳ Please wait {error.retry_after:.0f} s before asking again.",
+                ephemeral=True,
+            )
         elif isinstance(error, (commands.MissingPermissions, commands.CheckFailure)):
-            await ctx.send("🔒 That command needs the Manage Server permission.")
+            await ctx.send("🔒 That command needs the Manage Server permission.", ephemeral=True)
         elif isinstance(error, (commands.UserInputError,)):
             usage = (
                 f"{ctx.clean_prefix}{ctx.command.qualified_name} {ctx.command.signature}"
                 if ctx.command
                 else ""
             )
-            await ctx.send(f"⚠️ {error} Usage: `{usage.strip()}`")
+            await ctx.send(safe(f"⚠️ {error} Usage: `{usage.strip()}`"))
         else:
             log.exception("command %s failed", ctx.command, exc_info=original)
             await ctx.send(

@@ -3,6 +3,9 @@
 Limits: 4096 characters in an embed description, 256 in a title, 2048 in a footer,
 6000 across all embeds of one message, 10 embeds per message. Long text is split at
 line boundaries (a line longer than the limit at word boundaries), never mid-word.
+Every title, description and footer has its mentions neutralised, and one report is at
+most :data:`MAX_REPORT_MESSAGES` messages: a runaway text is cut with a mark, never
+posted as a flood.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import discord
 
 from bot.narrator.models import Report
+from bot.narrator.safety import discord_text
 from bot.views.fmt import num
 from engine.state import MarketState, WarningCode
 
@@ -22,6 +26,9 @@ EMBEDS_PER_MESSAGE = 10
 TITLE_LIMIT = 256
 FOOTER_LIMIT = 2048
 CHUNK = 3500  # leaves room for the title and footer inside the 6000 per message
+#: Most messages one report or answer may take; more text is cut with a mark.
+MAX_REPORT_MESSAGES = 4
+TRUNCATION_MARK = "… (cut: the full text is too long for Discord)"
 
 COLOURS = {"Bullish": 0x1A9850, "Bearish": 0xD73027, "Neutral": 0x7F8C8D}
 
@@ -63,17 +70,32 @@ def footer_text(state: MarketState) -> str:
 def text_embeds(
     title: str, text: str, *, colour: int = COLOURS["Neutral"], footer: str | None = None
 ) -> list[discord.Embed]:
-    """Embeds carrying ``text``; the title on the first, the footer on the last."""
-    chunks = split_text(text, CHUNK) or ["(empty)"]
+    """Embeds carrying ``text``; the title on the first, the footer on the last.
+
+    At most :data:`MAX_REPORT_MESSAGES` messages' worth (one embed each): the rest is cut.
+    """
+    chunks = split_text(discord_text(text), CHUNK) or ["(empty)"]
+    if len(chunks) > MAX_REPORT_MESSAGES:
+        chunks = chunks[:MAX_REPORT_MESSAGES]
+        chunks[-1] = chunks[-1][: CHUNK - len(TRUNCATION_MARK) - 1] + "\n" + TRUNCATION_MARK
     embeds = []
     for i, chunk in enumerate(chunks):
         embed = discord.Embed(description=chunk, colour=colour)
         if i == 0:
-            embed.title = title[:TITLE_LIMIT]
+            embed.title = discord_text(title)[:TITLE_LIMIT]
         embeds.append(embed)
     if footer:
-        embeds[-1].set_footer(text=footer[:FOOTER_LIMIT])
+        embeds[-1].set_footer(text=discord_text(footer)[:FOOTER_LIMIT])
     return embeds
+
+
+def message_parts(text: str, limit: int) -> list[str]:
+    """Plain messages for ``text`` (mentions neutralised), at most MAX_REPORT_MESSAGES."""
+    parts = split_text(discord_text(text), limit)
+    if len(parts) > MAX_REPORT_MESSAGES:
+        parts = parts[:MAX_REPORT_MESSAGES]
+        parts[-1] = parts[-1][: limit - len(TRUNCATION_MARK) - 1] + "\n" + TRUNCATION_MARK
+    return parts
 
 
 def report_embeds(report: Report) -> list[discord.Embed]:

@@ -1,17 +1,28 @@
-"""The bot's own state in SQLite: conversations, schedules and the posts already made.
+"""The bot's own state in SQLite: conversations, schedules and the morning posts.
 
-Component ``bot_state`` of the shared database. A post is *claimed* (a row inserted) in
-a transaction before it is sent and released if sending fails, so each channel gets
-exactly one morning post per trading day, also across restarts.
+Component ``bot_state`` of the shared database.
+
+* Conversations are kept per (channel or thread, user): one person's turns never reach
+  another person's prompt. Turns older than the TTL are deleted when read.
+* A morning post is one unit per (channel, NYSE day): :meth:`BotState.claim_post`
+  takes a lease on it (a crash leaves a lease that expires, so the post is still made);
+  the prepared parts (report embeds, chart, notes) are stored before the first message
+  goes out; each delivered message id is recorded as it is sent, so a resumed delivery
+  sends only the parts still missing; the unit is marked delivered at the end. Every
+  write checks the lease owner, so a process that lost its lease cannot clobber.
+* Notices (a missing permission, a missed post) are recorded so each is given once a
+  day per channel, also across restarts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 from sources.db import connect, migrate, transaction
 
@@ -33,7 +44,59 @@ MIGRATIONS = (
         PRIMARY KEY (channel_id, day)
     );
     """,
+    # Conversations per user (channel-wide turns cannot be attributed: dropped); morning
+    # posts as units with a lease, their parts and the message ids delivered.
+    """
+    DROP TABLE bot_turns;
+    CREATE TABLE bot_turns (
+        channel_id INTEGER NOT NULL, user_id INTEGER NOT NULL, at TEXT NOT NULL,
+        role TEXT NOT NULL, text TEXT NOT NULL
+    );
+    CREATE INDEX bot_turns_conversation ON bot_turns (channel_id, user_id, at);
+    CREATE TABLE bot_post_units (
+        channel_id INTEGER NOT NULL, day TEXT NOT NULL, state TEXT NOT NULL,
+        owner TEXT NOT NULL, claimed_at TEXT NOT NULL, lease_until TEXT NOT NULL,
+        payload TEXT, chart BLOB, sent TEXT NOT NULL DEFAULT '{}',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (channel_id, day)
+    );
+    INSERT INTO bot_post_units (channel_id, day, state, owner, claimed_at, lease_until)
+        SELECT channel_id, day, 'delivered', '', at, at FROM bot_posts;
+    DROP TABLE bot_posts;
+    CREATE TABLE bot_notices (
+        channel_id INTEGER NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (channel_id, day, kind)
+    );
+    """,
 )
+
+PostState = Literal["claimed", "delivering", "delivered", "failed", "missed"]
+#: States after which nothing more is sent for that day.
+FINAL_STATES: tuple[PostState, ...] = ("delivered", "failed", "missed")
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+class LeaseLost(Exception):
+    """Another process took over this post (our lease had expired)."""
+
+
+@dataclass(frozen=True)
+class PostUnit:
+    """One morning post: its state, lease, prepared parts and the messages delivered."""
+
+    channel_id: int
+    day: dt.date
+    state: PostState
+    owner: str
+    claimed_at: dt.datetime
+    lease_until: dt.datetime
+    parts: list[dict[str, Any]] | None = None
+    chart: bytes | None = None
+    sent: dict[int, int] = field(default_factory=dict)  # part index -> message id
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,24 +117,26 @@ class BotState:
     def close(self) -> None:
         self._conn.close()
 
-    # --- conversations ---------------------------------------------------------------
-    def add_turn(self, channel_id: int, role: str, text: str, at: dt.datetime) -> None:
+    # --- conversations (per channel or thread, and user) ------------------------------
+    def add_turn(
+        self, channel_id: int, user_id: int, role: str, text: str, at: dt.datetime
+    ) -> None:
         with self._lock, transaction(self._conn):
             self._conn.execute(
-                "INSERT INTO bot_turns(channel_id, at, role, text) VALUES (?, ?, ?, ?)",
-                (channel_id, at.isoformat(), role, text),
+                "INSERT INTO bot_turns(channel_id, user_id, at, role, text) VALUES (?, ?, ?, ?, ?)",
+                (channel_id, user_id, _iso(at), role, text),
             )
 
     def history(
-        self, channel_id: int, now: dt.datetime, ttl: dt.timedelta
+        self, channel_id: int, user_id: int, now: dt.datetime, ttl: dt.timedelta
     ) -> list[tuple[str, str]]:
-        """Turns of this channel newer than ``ttl``; older ones are deleted."""
-        cutoff = (now - ttl).isoformat()
+        """This user's turns in this channel newer than ``ttl``; older ones are deleted."""
         with self._lock, transaction(self._conn):
-            self._conn.execute("DELETE FROM bot_turns WHERE at < ?", (cutoff,))
+            self._conn.execute("DELETE FROM bot_turns WHERE at < ?", (_iso(now - ttl),))
             rows = self._conn.execute(
-                "SELECT role, text FROM bot_turns WHERE channel_id = ? ORDER BY at",
-                (channel_id,),
+                "SELECT role, text FROM bot_turns WHERE channel_id = ? AND user_id = ? "
+                "ORDER BY at, rowid",
+                (channel_id, user_id),
             ).fetchall()
         return [(str(r[0]), str(r[1])) for r in rows]
 
@@ -113,28 +178,152 @@ class BotState:
             for r in rows
         ]
 
+    # --- morning posts -----------------------------------------------------------------
     def last_posts(self) -> dict[int, dt.date]:
+        """Per channel, the latest day whose post is settled (delivered, failed or missed)."""
+        marks = ",".join("?" * len(FINAL_STATES))
         with self._lock:
             rows = self._conn.execute(
-                "SELECT channel_id, MAX(day) FROM bot_posts GROUP BY channel_id"
+                f"SELECT channel_id, MAX(day) FROM bot_post_units WHERE state IN ({marks}) "
+                "GROUP BY channel_id",
+                FINAL_STATES,
             ).fetchall()
         return {int(r[0]): dt.date.fromisoformat(r[1]) for r in rows}
 
-    def claim_post(self, channel_id: int, day: dt.date, at: dt.datetime) -> bool:
-        """True if this call claimed the post (nobody posted for that day yet)."""
-        try:
-            with self._lock, transaction(self._conn):
-                self._conn.execute(
-                    "INSERT INTO bot_posts VALUES (?, ?, ?)",
-                    (channel_id, day.isoformat(), at.isoformat()),
-                )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+    def post(self, channel_id: int, day: dt.date) -> PostUnit | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM bot_post_units WHERE channel_id = ? AND day = ?",
+                (channel_id, day.isoformat()),
+            ).fetchone()
+        return _unit(row) if row is not None else None
 
-    def release_post(self, channel_id: int, day: dt.date) -> None:
+    def claim_post(
+        self,
+        channel_id: int,
+        day: dt.date,
+        owner: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+        *,
+        new: bool = True,
+    ) -> PostUnit | None:
+        """Take the lease on this post, or None (settled, or leased by someone else).
+
+        A unit with no row is created only when ``new`` (inside the posting window); an
+        unsettled unit whose lease expired (a crash) or that ``owner`` holds is taken
+        over with what it had prepared and delivered.
+        """
+        until = _iso(now + lease)
+        with self._lock, transaction(self._conn):
+            row = self._conn.execute(
+                "SELECT * FROM bot_post_units WHERE channel_id = ? AND day = ?",
+                (channel_id, day.isoformat()),
+            ).fetchone()
+            if row is None:
+                if not new:
+                    return None
+                self._conn.execute(
+                    "INSERT INTO bot_post_units (channel_id, day, state, owner, claimed_at, "
+                    "lease_until) VALUES (?, ?, 'claimed', ?, ?, ?)",
+                    (channel_id, day.isoformat(), owner, _iso(now), until),
+                )
+            elif row["state"] in FINAL_STATES or (
+                row["owner"] != owner and row["lease_until"] > _iso(now)
+            ):
+                return None
+            else:
+                self._conn.execute(
+                    "UPDATE bot_post_units SET owner = ?, lease_until = ? "
+                    "WHERE channel_id = ? AND day = ?",
+                    (owner, until, channel_id, day.isoformat()),
+                )
+            row = self._conn.execute(
+                "SELECT * FROM bot_post_units WHERE channel_id = ? AND day = ?",
+                (channel_id, day.isoformat()),
+            ).fetchone()
+        return _unit(row)
+
+    def _owned_update(self, unit: PostUnit, owner: str, sql: str, args: tuple[Any, ...]) -> None:
+        with self._lock, transaction(self._conn):
+            cur = self._conn.execute(
+                f"UPDATE bot_post_units SET {sql} WHERE channel_id = ? AND day = ? AND owner = ?",
+                (*args, unit.channel_id, unit.day.isoformat(), owner),
+            )
+            if cur.rowcount != 1:
+                raise LeaseLost(f"post {unit.channel_id}/{unit.day} was taken over")
+
+    def save_parts(
+        self,
+        unit: PostUnit,
+        owner: str,
+        parts: list[dict[str, Any]],
+        chart: bytes | None,
+        lease_until: dt.datetime,
+    ) -> PostUnit:
+        """Store the prepared parts before anything is sent; the unit is now delivering."""
+        self._owned_update(
+            unit,
+            owner,
+            "state = 'delivering', payload = ?, chart = ?, lease_until = ?",
+            (json.dumps(parts), chart, _iso(lease_until)),
+        )
+        return PostUnit(
+            unit.channel_id, unit.day, "delivering", owner, unit.claimed_at,
+            lease_until, parts, chart, dict(unit.sent), unit.attempts,
+        )  # fmt: skip
+
+    def record_part(
+        self, unit: PostUnit, owner: str, index: int, message_id: int, lease_until: dt.datetime
+    ) -> None:
+        """One part went out as ``message_id``; the lease is renewed."""
+        unit.sent[index] = message_id
+        self._owned_update(
+            unit,
+            owner,
+            "sent = ?, lease_until = ?",
+            (json.dumps({str(k): v for k, v in unit.sent.items()}), _iso(lease_until)),
+        )
+
+    def release_post(self, unit: PostUnit, owner: str, now: dt.datetime) -> None:
+        """Sending failed: count the attempt and let the next tick resume at once."""
+        self._owned_update(unit, owner, "attempts = attempts + 1, lease_until = ?", (_iso(now),))
+
+    def settle_post(self, unit: PostUnit, owner: str, state: PostState) -> None:
+        """Delivered, failed or missed: nothing more is sent; the parts are let go."""
+        self._owned_update(unit, owner, "state = ?, payload = NULL, chart = NULL", (state,))
+
+    def mark_missed(self, channel_id: int, day: dt.date, now: dt.datetime) -> None:
+        """The window passed with nothing sent: settle the day (creating its row)."""
         with self._lock, transaction(self._conn):
             self._conn.execute(
-                "DELETE FROM bot_posts WHERE channel_id = ? AND day = ?",
-                (channel_id, day.isoformat()),
+                "INSERT INTO bot_post_units (channel_id, day, state, owner, claimed_at, "
+                "lease_until) VALUES (?, ?, 'missed', '', ?, ?) ON CONFLICT(channel_id, day) "
+                "DO UPDATE SET state = 'missed', payload = NULL, chart = NULL",
+                (channel_id, day.isoformat(), _iso(now), _iso(now)),
             )
+
+    def note_once(self, channel_id: int, day: dt.date, kind: str, now: dt.datetime) -> bool:
+        """True the first time ``kind`` is noted for this channel and day."""
+        with self._lock, transaction(self._conn):
+            cur = self._conn.execute(
+                "INSERT OR IGNORE INTO bot_notices VALUES (?, ?, ?, ?)",
+                (channel_id, day.isoformat(), kind, _iso(now)),
+            )
+        return cur.rowcount == 1
+
+
+def _unit(row: sqlite3.Row) -> PostUnit:
+    sent = {int(k): int(v) for k, v in json.loads(row["sent"] or "{}").items()}
+    return PostUnit(
+        channel_id=int(row["channel_id"]),
+        day=dt.date.fromisoformat(row["day"]),
+        state=row["state"],
+        owner=str(row["owner"]),
+        claimed_at=dt.datetime.fromisoformat(row["claimed_at"]),
+        lease_until=dt.datetime.fromisoformat(row["lease_until"]),
+        parts=json.loads(row["payload"]) if row["payload"] else None,
+        chart=bytes(row["chart"]) if row["chart"] is not None else None,
+        sent=sent,
+        attempts=int(row["attempts"]),
+    )

@@ -4,8 +4,12 @@ The question is only ever a user message, capped in length; the state travels as
 separate user message of context and the rules stay in the system prompt, so a question
 cannot rewrite them. Requests for the prompt or keys and requests for personal advice
 are answered by fixed replies without calling the model. Model answers go through the
-same number check as forecasts (one repair, then the deterministic answer).
-Without a model, rule, forecast and indicator questions still get exact answers.
+same checks as forecasts: every number from the state, the engine's calls stated as the
+engine gave them (:mod:`bot.narrator.calls`), no mentions, links or injected
+instructions (:mod:`bot.narrator.safety`); one repair, then the deterministic answer.
+The text shown is cleaned and capped at ``LLM_MAX_ANSWER_CHARS``; the whole exchange
+ends by a deadline. Without a model, rule, forecast and indicator questions still get
+exact answers.
 """
 
 from __future__ import annotations
@@ -17,22 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import openai
-
 import prompts
-from bot.narrator.grounding import check_text, repair_lines
-from bot.narrator.llm import (
-    Messages,
-    ModelClient,
-    compact_state,
-    describe_failure,
-    estimate_tokens,
-    load_prompt,
-)
+from bot.narrator.client import Messages, ModelClient, describe_failure, estimate_tokens
+from bot.narrator.deadline import Deadline
+from bot.narrator.grounding import Problem, check_text, repair_lines
+from bot.narrator.llm import compact_state, load_prompt, rejection
+from bot.narrator.safety import clean_text, unsafe_content
 from bot.settings import Settings
 from bot.views.fmt import num, pct, usd
 from bot.views.report import record_text
-from engine.errors import ModelError, UserInputError
+from engine.errors import UserInputError
 from engine.rules import KNOWN_COLUMNS
 from engine.state import MarketState, RuleState
 
@@ -217,6 +215,7 @@ def answer(
     *,
     settings: Settings,
     client: ModelClient | None,
+    deadline: Deadline | None = None,
 ) -> Answer:
     """Answer a follow-up; never raises except UserInputError for an unusable question."""
     text = check_question(question, settings.llm_max_question_chars)
@@ -225,19 +224,28 @@ def answer(
         return fixed
     if client is None:
         return offline_answer(text, state)
+    deadline = deadline or Deadline.after(settings.llm_deadline_seconds)
     try:
-        return _model_answer(text, state, history, settings, client)
-    except (ModelError, openai.OpenAIError) as exc:
+        return _model_answer(text, state, history, settings, client, deadline)
+    except Exception as exc:  # a model must never break an answer
         reason = describe_failure(exc)
         log.warning("model answer failed: %s", reason)
+        log.debug("model answer failure", exc_info=True)
         fallback = offline_answer(text, state)
         return Answer(fallback.text, "offline", (f"answered without the model: {reason}",))
-    except Exception as exc:
-        log.exception("unexpected error while answering")
-        fallback = offline_answer(text, state)
-        return Answer(
-            fallback.text, "offline", (f"answered without the model: {describe_failure(exc)}",)
-        )
+
+
+def answer_problems(
+    reply: str, state: MarketState, allowed_hosts: Sequence[str] = ()
+) -> list[Problem]:
+    """Why a model's answer cannot be shown (empty when it may), most serious first:
+    unsafe text, then what it says that the state does not bear out (figures, dates,
+    rules said to fire, calls, advice against the calls; :mod:`bot.narrator.grounding`)."""
+    problems = [Problem("safety", reply, "", p) for p in unsafe_content(reply, allowed_hosts)]
+    problems += check_text(reply, state)
+    if not reply.strip():
+        problems.append(Problem("content", "", "", "the answer was empty"))
+    return problems
 
 
 def _model_answer(
@@ -246,6 +254,7 @@ def _model_answer(
     history: Sequence[Turn],
     settings: Settings,
     client: ModelClient,
+    deadline: Deadline,
 ) -> Answer:
     context = load_prompt("user_answer.md").fill(
         ticker=state.ticker,
@@ -264,22 +273,28 @@ def _model_answer(
         else:
             messages.append({"role": "user", "content": text})
     messages.append({"role": "user", "content": question})
-    reply = client.text(messages)
-    problems = check_text(reply, state)
+    hosts = settings.allowed_link_hosts
+    reply = client.text(messages, deadline)
+    problems = answer_problems(reply, state, hosts)
     if problems:
         log.info("model answer needs repair: %s", "; ".join(p.detail for p in problems))
         messages += [
             {"role": "assistant", "content": reply},
             {
                 "role": "user",
-                "content": load_prompt("repair_answer.md").fill(problems=repair_lines(problems)),
+                "content": load_prompt("repair_answer.md").fill(
+                    problems=repair_lines(problems),
+                    call1=state.tomorrow.call,
+                    call5=state.next_5_days.call,
+                ),
             },
         ]
-        reply = client.text(messages)
-        problems = check_text(reply, state)
+        reply = client.text(messages, deadline)
+        problems = answer_problems(reply, state, hosts)
         if problems:
-            checks = sorted({p.check for p in problems})
-            raise ModelError(f"the model's answer failed the {' and '.join(checks)} check")
-    if not reply:
-        raise ModelError("the model's answer was empty")
-    return Answer(reply, f"model:{client.model}")
+            log.warning(
+                "model answer failed again after repair: %s", "; ".join(p.detail for p in problems)
+            )
+            raise rejection(problems)
+    shown = clean_text(reply, limit=settings.llm_max_answer_chars, allowed_hosts=hosts)
+    return Answer(shown, f"model:{client.model}")

@@ -3,7 +3,9 @@
 One model call per key (ticker, as-of, state hash, prompt version, model): the first
 request for a key calls the model while later ones for the same key wait on a per-key
 lock and then read the stored reply, so a hundred ``!forecast`` on one morning cost one
-call. Token use is summed per UTC day for the budget.
+call. A waiter waits only until its own deadline (``timeout``), then answers without
+the model: a slow call never holds other people's requests beyond their deadline.
+Only replies that passed every check are stored. Token use is summed per UTC day.
 """
 
 from __future__ import annotations
@@ -55,12 +57,20 @@ class ReplyCache:
         self._conn.close()
 
     @contextmanager
-    def single_flight(self, key: str) -> Iterator[None]:
-        """Hold the per-key lock: concurrent callers for ``key`` run one at a time."""
+    def single_flight(self, key: str, timeout: float | None = None) -> Iterator[bool]:
+        """Try to hold the per-key lock for at most ``timeout`` seconds (None: wait).
+
+        Yields True while holding it (concurrent callers for ``key`` run one at a time),
+        False when the wait timed out (the caller must not call the model).
+        """
         with self._locks_guard:
             lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            yield
+        acquired = lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout))
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                lock.release()
 
     def get(self, key: str) -> str | None:
         try:

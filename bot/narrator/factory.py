@@ -1,4 +1,9 @@
-"""Choosing the narrator: the model when one is configured, else the offline template."""
+"""Choosing the narrator: the model when one is configured, else the offline template.
+
+A missing or blank ``OPENAI_API_KEY`` means "no model": the template writes, with one
+note saying how to configure a model. A model client that cannot be built (a bad base
+URL, say) is reported once in the log and the template writes; never an internal error.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ class NarratorChooser:
         self._clock = clock
         self._backoff = backoff_initial
         self._model: Narrator | None = None
+        self._broken: str | None = None
         self._lock = threading.Lock()
 
     def __call__(self, settings: Settings, offline: bool) -> Narrator:
@@ -37,16 +43,27 @@ class NarratorChooser:
         if settings.openai_api_key is None:
             return OfflineNarrator(notes=(NO_KEY_NOTE,))
         with self._lock:
+            if self._broken is not None:
+                return OfflineNarrator(notes=(self._broken,))
             if self._model is None:
                 from bot.narrator.cache import ReplyCache
                 from bot.narrator.llm import LLMNarrator
 
-                self._model = LLMNarrator(
-                    settings,
-                    ReplyCache(settings.database),
-                    clock=self._clock,
-                    backoff_initial=self._backoff,
-                )
+                try:
+                    self._model = LLMNarrator(
+                        settings,
+                        ReplyCache(settings.database),
+                        clock=self._clock,
+                        backoff_initial=self._backoff,
+                    )
+                except Exception as exc:  # a bad model setting must not break a forecast
+                    log.warning("the model narrator cannot be set up: %s", exc)
+                    log.debug("model narrator set-up failure", exc_info=True)
+                    self._broken = (
+                        "written by the offline template: the model client could not be set "
+                        "up (see the log)"
+                    )
+                    return OfflineNarrator(notes=(self._broken,))
                 log.info(
                     "narrator: model %s at %s",
                     settings.openai_model,

@@ -313,7 +313,7 @@ def check_narrative(narrative: ForecastNarrative, state: MarketState) -> list[Pr
         problems.extend(check_text(text, state))
         for sentence in split_sentences(text):
             marked, _ = mark_rules(sentence, state)
-            problems.extend(direction_problems(marked, state, strategy=True, sentence=sentence))
+            problems.extend(direction_problems(marked, state, sentence))
     return list(dict.fromkeys(problems))
 
 

@@ -1,11 +1,15 @@
 """The model narrator: an OpenAI-compatible model writes the prose, the engine decides.
 
-Flow for one forecast: budget check -> cache (single flight per key) -> model call with
-retries at this network boundary only -> structured reply (SDK structured output, or
-JSON mode for servers without it) -> grounding check (every number from the state, calls
-equal to the engine's) -> one repair attempt naming the problems -> otherwise the offline
-narrator, with the reason logged and shown as a short note. Nothing a model does escapes
-as an exception.
+Flow for one forecast, all by one :class:`~bot.narrator.deadline.Deadline`: cache ->
+single flight per key (a request that would wait past its deadline answers from the
+template instead) -> budget check -> model call (:mod:`bot.narrator.client`: bounded
+retries, a hard time limit, a size limit) -> structured reply -> checks (every number
+from the state, calls equal to the engine's, also in the prose, no mentions, links or
+injected instructions, fields of sensible length) -> one repair attempt naming the
+problems -> otherwise the offline narrator, with the reason logged on one line and shown
+as a short note. Only a reply that passed is cached, and a cached reply is checked again
+before use. The text shown is cleaned (:func:`bot.narrator.safety.clean_text`). Nothing
+a model does escapes as an exception.
 """
 
 from __future__ import annotations
@@ -18,35 +22,46 @@ import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
-from pydantic import BaseModel, ValidationError
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 import prompts
 from bot.narrator.cache import ReplyCache, cache_key
+from bot.narrator.client import Messages, ModelClient, describe_failure, estimate_tokens
+from bot.narrator.deadline import Deadline
 from bot.narrator.grounding import Problem, check_narrative, redact, repair_lines
 from bot.narrator.models import ForecastNarrative, Narration
 from bot.narrator.offline import OfflineNarrator
+from bot.narrator.safety import clean_text, unsafe_content
 from bot.settings import Settings
 from engine.errors import ModelError
 from engine.state import MarketState
 
+__all__ = [
+    "LLMNarrator",
+    "Messages",
+    "ModelClient",
+    "Problem",
+    "compact_state",
+    "describe_failure",
+    "estimate_tokens",
+    "load_prompt",
+    "problems_with",
+]
+
 log = logging.getLogger(__name__)
 
-T = TypeVar("T", bound=BaseModel)
-Messages = list["ChatCompletionMessageParam"]
-
-RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
-MAX_ATTEMPTS = 3
+#: Longest text a narrative field may hold (characters): short labels, then prose.
+FIELD_LIMITS: dict[str, int] = {"five_day_flavour": 60, "strategy_title": 100}
+PROSE_LIMIT = 1500
+PROSE_FIELDS = (
+    "immediate_assessment",
+    "five_day_flavour",
+    "five_day_rationale",
+    "strategy_title",
+    "strategy",
+)
 
 
 @dataclass(frozen=True)
@@ -134,133 +149,52 @@ def state_hash(state: MarketState) -> str:
     return hashlib.sha256(state.model_dump_json().encode()).hexdigest()
 
 
-def estimate_tokens(text: str) -> int:
-    """Rough token count (about four characters a token for English and JSON)."""
-    return max(1, len(text) // 4)
-
-
-class ModelClient:
-    """Chat calls to an OpenAI-compatible server with bounded retries.
-
-    The SDK's own retries are off (``max_retries=0``) so they do not stack with ours.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        backoff_initial: float = 0.5,
-        on_usage: Callable[[int, int], None] | None = None,
-    ) -> None:
-        if settings.openai_api_key is None:
-            raise ModelError("OPENAI_API_KEY is not set")
-        self.model = settings.openai_model
-        self._settings = settings
-        self._backoff = backoff_initial
-        self._on_usage = on_usage
-        self._json_mode = False
-        self.client = openai.OpenAI(
-            api_key=settings.openai_api_key.get_secret_value(),
-            base_url=settings.openai_base_url,
-            timeout=settings.openai_timeout,
-            max_retries=0,
-        )
-
-    def _retrying(self) -> Retrying:
-        return Retrying(
-            retry=retry_if_exception_type(RETRYABLE),
-            stop=stop_after_attempt(MAX_ATTEMPTS)
-            | stop_after_delay(self._settings.llm_deadline_seconds),
-            wait=wait_exponential_jitter(multiplier=self._backoff, max=8 * self._backoff),
-            reraise=True,
-        )
-
-    def _record_usage(self, usage: Any) -> None:
-        if usage is not None and self._on_usage is not None:
-            self._on_usage(int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0))
-
-    def structured(self, messages: Messages, schema: type[T]) -> tuple[T, str]:
-        """The reply parsed into ``schema`` and its raw text.
-
-        Uses the SDK's structured output; a server that rejects JSON-schema output (HTTP
-        400) is asked again in JSON mode, and remembered.
-        """
-        if not self._json_mode:
-            try:
-                for attempt in self._retrying():
-                    with attempt:
-                        completion = self.client.chat.completions.parse(
-                            model=self.model,
-                            messages=messages,
-                            response_format=schema,
-                            temperature=self._settings.openai_temperature,
-                        )
-                self._record_usage(completion.usage)
-                message = completion.choices[0].message
-                if message.refusal:
-                    raise ModelError(f"the model declined: {message.refusal[:200]}")
-                if message.parsed is None:
-                    raise ModelError("the model's reply had no content")
-                return message.parsed, message.content or ""
-            except openai.BadRequestError as exc:
-                log.info("structured output refused (%s); switching to JSON mode", exc.status_code)
-                self._json_mode = True
-            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:
-                raise ModelError(f"the model's reply was cut off or filtered: {exc}") from exc
-            except (ValidationError, json.JSONDecodeError) as exc:
-                raise ModelError(
-                    f"the model's reply was not valid JSON for {schema.__name__}"
-                ) from exc
-        return self._json_reply(messages, schema)
-
-    def _json_reply(self, messages: Messages, schema: type[T]) -> tuple[T, str]:
-        for attempt in self._retrying():
-            with attempt:
-                completion = self.client.chat.completions.create(
-                    model=self.model,
-                    messages=messages,
-                    response_format={"type": "json_object"},
-                    temperature=self._settings.openai_temperature,
+def problems_with(
+    narrative: ForecastNarrative, state: MarketState, allowed_hosts: Sequence[str] = ()
+) -> list[Problem]:
+    """Why a narrative cannot be shown: what it says that the state does not bear out
+    (:func:`bot.narrator.grounding.check_narrative`), unsafe text, or fields too long."""
+    problems = check_narrative(narrative, state)
+    for name in PROSE_FIELDS:
+        value = str(getattr(narrative, name))
+        problems += [
+            Problem("safety", value, name, p) for p in unsafe_content(value, allowed_hosts)
+        ]
+        limit = FIELD_LIMITS.get(name, PROSE_LIMIT)
+        if len(value) > limit:
+            problems.append(
+                Problem(
+                    "length", name, name, f"{name} has {len(value)} characters; at most {limit}"
                 )
-        self._record_usage(completion.usage)
-        content = completion.choices[0].message.content or ""
-        try:
-            return schema.model_validate_json(content), content
-        except ValidationError as exc:
-            raise ModelError(f"the model's reply was not valid JSON for {schema.__name__}") from exc
-
-    def text(self, messages: Messages) -> str:
-        """A plain-text reply (follow-up answers)."""
-        for attempt in self._retrying():
-            with attempt:
-                completion = self.client.chat.completions.create(
-                    model=self.model,
-                    messages=messages,
-                    temperature=self._settings.openai_temperature,
-                )
-        self._record_usage(completion.usage)
-        message = completion.choices[0].message
-        if getattr(message, "refusal", None):
-            raise ModelError("the model declined to answer")
-        return (message.content or "").strip()
+            )
+    return problems
 
 
-def describe_failure(exc: Exception) -> str:
-    """A short, key-free reason for a note."""
-    if isinstance(exc, openai.RateLimitError):
-        return "the model service is rate-limiting"
-    if isinstance(exc, openai.APITimeoutError):
-        return (
-            "the model service timed out (a slow or local model needs a larger "
-            "OPENAI_TIMEOUT and LLM_DEADLINE_SECONDS)"
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        return "the model service could not be reached"
-    if isinstance(exc, openai.APIStatusError):
-        return f"the model service answered HTTP {exc.status_code}"
-    if isinstance(exc, ModelError):
-        return str(exc)
-    return f"unexpected {type(exc).__name__}"
+def clean_narrative(
+    narrative: ForecastNarrative, allowed_hosts: Sequence[str]
+) -> ForecastNarrative:
+    """The narrative with every prose field passed through :func:`clean_text`."""
+    return narrative.model_copy(
+        update={
+            name: clean_text(
+                str(getattr(narrative, name)),
+                limit=FIELD_LIMITS.get(name, PROSE_LIMIT),
+                allowed_hosts=allowed_hosts,
+            )
+            for name in PROSE_FIELDS
+        }
+    )
+
+
+#: Which check a note names when a reply is rejected, most serious first.
+_CHECK_ORDER: tuple[str, ...] = ("safety", "call", "direction", "fired", "claim", "number")
+
+
+def rejection(problems: Sequence[Problem]) -> ModelError:
+    """The error for a reply that failed after repair; its text is safe to show."""
+    checks = {p.check for p in problems}
+    check = next((c for c in _CHECK_ORDER if c in checks), min(checks, default="content"))
+    return ModelError(f"the model's text failed the {check} check")
 
 
 class LLMNarrator:
@@ -279,8 +213,9 @@ class LLMNarrator:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.name = f"model:{settings.openai_model}"
         self.client = ModelClient(settings, backoff_initial=backoff_initial, on_usage=self._usage)
-        #: Called after each checked reply with ("first" | "repair", narrative, problems);
-        #: the narrator evaluation (bench/narrator_eval.py) records them.
+        self._hosts = settings.allowed_link_hosts
+        #: Called after each checked reply with ("first" | "repair" | "trimmed", narrative,
+        #: problems); the narrator evaluation (bench/narrator_eval.py) records them.
         self.on_attempt: Callable[[str, ForecastNarrative, list[Problem]], None] | None = None
 
     def _day(self) -> str:
@@ -291,6 +226,10 @@ class LLMNarrator:
 
     def over_budget(self) -> bool:
         return self.cache.tokens_on(self._day()) >= self.settings.llm_daily_token_budget
+
+    def deadline(self) -> Deadline:
+        """A fresh deadline for one answer (LLM_DEADLINE_SECONDS from now)."""
+        return Deadline.after(self.settings.llm_deadline_seconds)
 
     def messages(self, state: MarketState) -> Messages:
         system = load_prompt("system_forecast.md")
@@ -311,19 +250,45 @@ class LLMNarrator:
             "forecast", state.ticker, state.as_of, state_hash(state), version, self.name
         )
 
-    def narrate(self, state: MarketState) -> Narration:
+    def narrate(self, state: MarketState, deadline: Deadline | None = None) -> Narration:
+        """The model's narrative by ``deadline`` (default: LLM_DEADLINE_SECONDS from now)."""
         try:
-            return self._narrate(state)
+            return self._narrate(state, deadline or self.deadline())
         except Exception as exc:  # a model must never break a forecast
-            log.exception("model narrator failed; using the offline template")
-            return _offline(state, f"offline template used: {describe_failure(exc)}")
+            reason = describe_failure(exc)
+            log.warning("model narrator failed (%s); using the offline template", reason)
+            log.debug("model narrator failure", exc_info=True)
+            return _offline(state, f"offline template used: {reason}")
 
-    def _narrate(self, state: MarketState) -> Narration:
+    def _cached(self, key: str, state: MarketState) -> Narration | None:
+        raw = self.cache.get(key)
+        if raw is None:
+            return None
+        try:
+            narrative = ForecastNarrative.model_validate_json(raw)
+        except ValueError:
+            log.info("ignoring an unreadable cached narrative")
+            return None
+        if problems_with(narrative, state, self._hosts):
+            log.info("ignoring a cached narrative that no longer passes the checks")
+            return None
+        return Narration(clean_narrative(narrative, self._hosts), self.name)
+
+    def _narrate(self, state: MarketState, deadline: Deadline) -> Narration:
         key = self.key(state)
-        with self.cache.single_flight(key):
-            cached = self.cache.get(key)
+        cached = self._cached(key, state)
+        if cached is not None:
+            return cached
+        with self.cache.single_flight(key, timeout=deadline.remaining()) as mine:
+            if not mine:
+                # Another request is calling the model for the same forecast and did not
+                # finish within this request's deadline.
+                return self._cached(key, state) or _offline(
+                    state, "offline template used: the model service timed out"
+                )
+            cached = self._cached(key, state)
             if cached is not None:
-                return Narration(ForecastNarrative.model_validate_json(cached), self.name)
+                return cached
             if self.over_budget():
                 return _offline(
                     state,
@@ -331,20 +296,21 @@ class LLMNarrator:
                     f"(LLM_DAILY_TOKEN_BUDGET={self.settings.llm_daily_token_budget}) is spent",
                 )
             try:
-                narrative = self._write(state)
+                narrative = self._write(state, deadline)
             except (ModelError, openai.OpenAIError) as exc:
                 reason = describe_failure(exc)
                 log.warning("model narrative rejected: %s", reason)
+                log.debug("model narrative failure", exc_info=True)
                 return _offline(state, f"offline template used: {reason}")
             self.cache.put(
                 key, "forecast", self.name, narrative.model_dump_json(), self.clock().isoformat()
             )
-            return Narration(narrative, self.name)
+            return Narration(clean_narrative(narrative, self._hosts), self.name)
 
-    def _write(self, state: MarketState) -> ForecastNarrative:
+    def _write(self, state: MarketState, deadline: Deadline) -> ForecastNarrative:
         messages = self.messages(state)
-        narrative, raw = self.client.structured(messages, ForecastNarrative)
-        problems = check_narrative(narrative, state)
+        narrative, raw = self.client.structured(messages, ForecastNarrative, deadline)
+        problems = problems_with(narrative, state, self._hosts)
         self._report("first", narrative, problems)
         if not problems:
             return narrative
@@ -354,24 +320,26 @@ class LLMNarrator:
             {"role": "user", "content": repair_message(problems, state)},
         ]
         first, first_problems = narrative, problems
-        narrative, _ = self.client.structured(messages, ForecastNarrative)
-        problems = check_narrative(narrative, state)
+        narrative, _ = self.client.structured(messages, ForecastNarrative, deadline)
+        problems = problems_with(narrative, state, self._hosts)
         self._report("repair", narrative, problems)
         if problems:
-            # Last resort: the model's own sentences that passed, if every field keeps one.
+            # Last resort: the model's own sentences that passed, if every field keeps one
+            # (never for unsafe text, which no trimming makes trustworthy).
             for draft, found in ((narrative, problems), (first, first_problems)):
+                if any(p.check == "safety" for p in found):
+                    continue
                 trimmed = redact(draft, found, state)
-                if trimmed is not None and not check_narrative(trimmed, state):
+                if trimmed is not None and not problems_with(trimmed, state, self._hosts):
                     log.info("model narrative: %s failing sentence(s) removed", len(found))
                     self._report("trimmed", trimmed, [])
                     return trimmed
-            # The offending figures go to the log only: a note must not repeat them.
+            # The offending text goes to the log only: a note must not repeat it.
             log.warning(
                 "model narrative failed again after repair: %s",
                 "; ".join(p.detail for p in problems),
             )
-            checks = sorted({p.check for p in problems})
-            raise ModelError(f"the model's text failed the {' and '.join(checks)} check")
+            raise rejection(problems)
         return narrative
 
     def _report(self, attempt: str, narrative: ForecastNarrative, problems: list[Problem]) -> None:

@@ -251,7 +251,7 @@ def reading_of(f: Figure, text: str, named_rule: bool) -> Reading:
     near = _nearest((_CLAIM, *_GENERAL), text, f, lo, hi, bonus=(_CLAIM,))
     if _BASE_AFTER.match(text[f.end :]) or _BASE_BEFORE.search(text[: f.start]):
         base = True
-    pup = bool(_PUP.search(text[max(0, f.start - 25) : f.start]))
+    pup = bool(_PUP.search(text[max(0, f.start - 25) : f.start])) and not compared
     written = _COLUMN_OP.search(text[: f.start])
     if written is not None and f.unit == "":
         return _column_reading(written.group(1).lower(), written.group(2))

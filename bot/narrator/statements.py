@@ -10,10 +10,11 @@ Each check reads one sentence whose rule names are already placeholders (``âŸ¦iâ
   falls short" about a rule must match the audit's verdict;
 * **regime**: GEX positive or negative (or flipped), VIX high or below its threshold,
   RSI overbought or oversold, the trend, and "X is above/below Y" comparisons;
-* **call** and **confidence**: "the forecast for tomorrow is Bullish", "high confidence";
-* **direction**: in a strategy, an action (buy, add, go long / sell, trim, hedge,
-  short) must not run against the engine's calls; a negated action ("avoid buying")
-  is not an action.
+* **call**: statements of the forecast and recommended trades, read by
+  :mod:`bot.narrator.calls`; **confidence**: "high confidence" must be the engine's;
+* **direction** (strategies only, :func:`direction_problems`): an action (buy, add, go
+  long / sell, trim, hedge, short) must not run against the engine's calls; a negated
+  action ("avoid buying") is not an action.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from bot.narrator.calls import call_problems
 from bot.narrator.grounding import Problem
 from bot.narrator.readings import HORIZON_WORDS
 from bot.views.fmt import num, usd
@@ -164,12 +166,23 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
         r"(?:\bgex\b|gamma(?: exposure)?|dealer gamma)(?:\s+(?:sign|regime|reading|level))?"
         r"\s+(?:is|was|remains|stays|has been|"
         r"sits|turned|flipped|is now|went)?\s*(?:still\s+)?(negative|positive)|"
-        r"\b(negative|positive)\s+(?:gex|gamma|dealer gamma)|dealers are (short|long) gamma"
+        # the adjective form only about today ("today's negative gamma", "positive gamma
+        # now"); "negative dealer gamma means wider ranges" explains a rule, not the day
+        r"(?:today's|current|currently|the present)\s+(negative|positive)\s+"
+        r"(?:gex|gamma|dealer gamma)|"
+        r"\b(negative|positive)\s+(?:gex|gamma|dealer gamma)(?=[^.;]*\b(?:today|now|currently|"
+        r"tomorrow|this week|next (?:5|five) (?:days|sessions)))|"
+        r"dealers are (short|long) gamma"
     )
     for m in gex_sign.finditer(low):
         if _negated(low, m.start()):
             continue
-        word = m.group(1) or m.group(2) or ("negative" if m.group(3) == "short" else "positive")
+        word = (
+            m.group(1)
+            or m.group(2)
+            or m.group(3)
+            or ("negative" if m.group(4) == "short" else "positive")
+        )
         if g.regime != word:
             shown = usd(g.value) if g.value is not None else "no GEX data"
             out.append(
@@ -351,12 +364,6 @@ def _named_number(text: str, number: re.Match[str], state: MarketState, subject:
     return float(number.group(1).replace(",", ""))
 
 
-_CALL = re.compile(
-    r"(?:forecast|call|outlook|lean|bias|engine|signal|view)\s+(?:for\s+[\w -]{2,25}?\s+)?"
-    r"(?:is|:|says|reads|calls for|points to|stays|remains)\s+(?:a\s+|an\s+)?"
-    r"(bullish|bearish|neutral)\b",
-    re.I,
-)
 _CONFIDENCE = re.compile(r"\b(high|medium|low)\s+confidence\b", re.I)
 
 
@@ -374,16 +381,9 @@ def _horizon_calls(sentence: str, state: MarketState) -> Sequence[tuple[str, str
     return both
 
 
-def _call(sentence: str, marked: str, state: MarketState) -> list[Problem]:
+def _confidence(sentence: str, marked: str, state: MarketState) -> list[Problem]:
     out = []
     options = _horizon_calls(marked, state)
-    for m in _CALL.finditer(marked):
-        said = m.group(1).capitalize()
-        if all(said != call for call, _ in options):
-            calls = " / ".join(c for c, _ in options)
-            out.append(
-                Problem("call", sentence, m.group(0), f"the engine's call is {calls}, not {said}")
-            )
     for m in _CONFIDENCE.finditer(marked):
         said = m.group(1).lower()
         if all(said != conf for _, conf in options):
@@ -397,6 +397,11 @@ def _call(sentence: str, marked: str, state: MarketState) -> list[Problem]:
                 )
             )
     return out
+
+
+def _calls(sentence: str, state: MarketState) -> list[Problem]:
+    """The engine's calls as free text states them (:mod:`bot.narrator.calls`)."""
+    return [Problem("call", sentence, "", detail) for detail in call_problems(sentence, state)]
 
 
 _LONG = re.compile(
@@ -421,50 +426,26 @@ _NEGATION = re.compile(
     r"stop|refrain from|before|until|unless)\b[^.;,]{0,25}$",
     re.I,
 )
-#: Where an action is advice: at the start of a sentence, or after "consider", "look to",
-#: "traders could", "the play is to" and the like.
-_ADVICE = re.compile(
-    r"^\W*(?:(?:so|then|therefore|instead|now|here),?\s+)?(?:(?:consider|look to|try to|"
-    r"it makes sense to|it is wise to|it may pay to|traders? (?:should|could|might|may|can|"
-    r"would)|you (?:should|could|might|may|can|would)|we (?:suggest|recommend)|"
-    r"the (?:play|strategy|trade|move|idea) is to|best to|prefer)\s+)?",
-    re.I,
-)
 
 
-def direction_problems(
-    marked: str, state: MarketState, *, strategy: bool, sentence: str | None = None
-) -> list[Problem]:
-    """Actions in ``sentence`` that run against both of the engine's calls.
+def direction_problems(marked: str, state: MarketState, sentence: str) -> list[Problem]:
+    """Actions in a strategy sentence that run against both of the engine's calls.
 
-    In a strategy every action word counts, and so do "bullish" / "defensive"; in other
-    prose only advice does (an action at the start of a sentence or after "consider",
-    "traders could", ...), so "dealers buy dips" describes hedging, not advice.
+    Every action word counts here, and so do "bullish" / "defensive" (prose elsewhere is
+    read by :mod:`bot.narrator.calls`, which counts only recommended trades).
     """
     calls = {state.tomorrow.call, state.next_5_days.call}
     shown = " / ".join(sorted(calls))
-    sentence = sentence or marked
-    advice_at = _ADVICE.match(marked)
     out = []
     for pattern, side in ((_LONG, "Bullish"), (_SHORT, "Bearish"), (_LEAN, None)):
-        if pattern is _LEAN and not strategy:
-            continue
         for m in pattern.finditer(marked):
-            if not strategy and (advice_at is None or m.start() != advice_at.end()):
-                continue
             if _NEGATION.search(marked[: m.start()]):
                 continue
             word = m.group(0).lower()
             lean = side or ("Bullish" if word == "bullish" else "Bearish")
             if lean not in calls:
-                out.append(
-                    Problem(
-                        "direction",
-                        sentence,
-                        m.group(0),
-                        f"'{m.group(0)}' leans {lean.lower()} while the engine's calls are {shown}",
-                    )
-                )
+                detail = f"'{m.group(0)}' leans {lean.lower()} while the engine's calls are {shown}"
+                out.append(Problem("direction", sentence, m.group(0), detail))
     return out
 
 
@@ -475,7 +456,7 @@ def check_statements(
         lambda: _fired(sentence, marked, state),
         lambda: _verdict(sentence, marked, rules, state),
         lambda: _regime(sentence, marked, state),
-        lambda: _call(sentence, marked, state),
-        lambda: direction_problems(marked, state, strategy=False, sentence=sentence),
+        lambda: _confidence(sentence, marked, state),
+        lambda: _calls(sentence, state),
     ]
     return [p for check in checks for p in check()]

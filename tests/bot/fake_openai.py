@@ -3,13 +3,18 @@
 The real ``openai`` client talks to it over HTTP. Each request takes the next scripted
 reply (status, JSON body, delay); when the script runs out, ``default`` answers. Every
 request body is recorded.
+
+Faults: ``delay`` (silence before the headers), ``hang`` (headers never come; released
+when the server stops), ``trickle`` (headers at once, then the body one byte every
+``trickle`` seconds), any ``content_type`` and a text ``body`` (an HTML error page).
+A request with ``"stream": true`` gets a 200 completion as server-sent events (the
+content in small deltas, then the usage, then ``[DONE]``), trickled the same way.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,6 +25,30 @@ class Reply:
     status: int = 200
     body: Any = None
     delay: float = 0.0
+    trickle: float = 0.0
+    hang: bool = False
+    content_type: str = "application/json"
+
+
+def sse(body: dict[str, Any], piece: int = 16) -> bytes:
+    """A chat.completion body as the chunks a streaming server sends."""
+    message = body["choices"][0]["message"] if body.get("choices") else {}
+    content = message.get("content") or ""
+    base = {k: body[k] for k in ("id", "created", "model") if k in body}
+    base["object"] = "chat.completion.chunk"
+    events = []
+    for i in range(0, max(len(content), 1), piece):
+        delta: dict[str, Any] = {"content": content[i : i + piece]}
+        if i == 0:
+            delta["role"] = "assistant"
+            if message.get("refusal"):
+                delta["refusal"] = message["refusal"]
+        events.append({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if body.get("usage"):
+        events.append({**base, "choices": [], "usage": body["usage"]})
+    lines = [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"]
+    return "".join(lines).encode()
 
 
 def completion(
@@ -56,6 +85,7 @@ class FakeOpenAI:
     default: Reply | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closing: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         fake = self
@@ -72,16 +102,29 @@ class FakeOpenAI:
                     reply = fake.script.pop(0) if fake.script else fake.default
                 if reply is None:
                     reply = error(500, "script exhausted")
-                if reply.delay:
-                    time.sleep(reply.delay)
+                if reply.hang or reply.delay:
+                    fake._closing.wait(None if reply.hang else reply.delay)
+                    if reply.hang:
+                        return
                 payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
                 data = payload.encode()
+                content_type = reply.content_type
+                if body.get("stream") and reply.status == 200 and isinstance(reply.body, dict):
+                    data, content_type = sse(reply.body), "text/event-stream"
                 try:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not reply.trickle:
+                        self.wfile.write(data)
+                        return
+                    self.wfile.flush()
+                    for byte in data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        if fake._closing.wait(reply.trickle):
+                            return
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 
@@ -98,6 +141,7 @@ class FakeOpenAI:
         return self
 
     def stop(self) -> None:
+        self._closing.set()  # releases hanging and trickling replies
         self._server.shutdown()
         self._server.server_close()
 

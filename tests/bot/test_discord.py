@@ -32,7 +32,9 @@ from bot.settings import Settings, load_settings
 NOW = dt.datetime(2026, 1, 2, 14, 0, tzinfo=dt.UTC)
 
 
-async def start_bot(settings: Settings, service: AnalystService | None = None) -> AnalystBot:
+async def start_bot(
+    settings: Settings, service: AnalystService | None = None, *, members: int = 1
+) -> AnalystBot:
     """A bot wired to dpytest's simulated Discord (no network), scheduler off."""
     client = AnalystBot(
         settings,
@@ -46,7 +48,7 @@ async def start_bot(settings: Settings, service: AnalystService | None = None) -
     )
     await client._async_setup_hook()
     await client.setup_hook()
-    dpytest.configure(client)
+    dpytest.configure(client, members=members)
     # dpytest's fake connection state has no event loop; typing indicators need one.
     client._connection.loop = asyncio.get_running_loop()
     return client
@@ -111,7 +113,9 @@ async def test_unknown_rule_gets_a_friendly_reply(bot: AnalystBot) -> None:
 async def test_ask_and_follow_up_reply(bot: AnalystBot) -> None:
     await dpytest.message("!ask why is GEX_Negative bullish?")
     assert "GEX_Negative" in dpytest.get_message().content
-    history = bot.state_db.history(dpytest.get_config().channels[0].id, NOW, dt.timedelta(hours=1))
+    config = dpytest.get_config()
+    channel, member = config.channels[0], config.members[0]
+    history = bot.state_db.history(channel.id, member.id, NOW, dt.timedelta(hours=1))
     assert [role for role, _ in history] == ["user", "assistant"]
 
 
@@ -231,7 +235,7 @@ async def test_morning_post_refreshes_a_store_in_use(
     from bot.discord_bot.persist import Schedule
 
     calls: list[dt.date] = []
-    monkeypatch.setattr(bot.service, "refresh_store", lambda day: calls.append(day))
+    monkeypatch.setattr(bot.service, "refresh_store", lambda day, seconds=None: calls.append(day))
     channel = dpytest.get_config().channels[0]
     bot.state_db.set_schedule(
         Schedule(channel.id, channel.guild.id, dt.time(8, 30), "America/New_York")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.discord_bot.persist import BotState, Schedule
+from bot.discord_bot.persist import BotState, LeaseLost, Schedule
 from bot.discord_bot.scheduler import decide, next_post
 from sources.calendar import is_trading_day
 
@@ -56,18 +56,24 @@ def test_restart_within_grace_posts_once_beyond_grace_skips() -> None:
 
 def test_persisted_claims_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
+    day, lease = dt.date(2025, 7, 3), dt.timedelta(minutes=5)
     first = BotState(path)
     first.set_schedule(DAILY)
     now = ny(2025, 7, 3, 8, 31)
-    assert first.claim_post(1, dt.date(2025, 7, 3), now)
+    unit = first.claim_post(1, day, "first", now, lease)
+    assert unit is not None and unit.state == "claimed"
     first.close()
-    second = BotState(path)  # the bot restarted
+    second = BotState(path)  # the bot restarted (a new lease owner)
     assert second.schedules() == [DAILY]
-    last = second.last_posts()
-    assert due(ny(2025, 7, 3, 8, 40), last) == []
-    assert not second.claim_post(1, dt.date(2025, 7, 3), now)
-    second.release_post(1, dt.date(2025, 7, 3))
-    assert second.claim_post(1, dt.date(2025, 7, 3), now)
+    assert not second.claim_post(1, day, "second", ny(2025, 7, 3, 8, 33), lease)  # leased
+    again = second.claim_post(1, day, "second", ny(2025, 7, 3, 8, 37), lease)  # expired
+    assert again is not None and again.claimed_at == now
+    with pytest.raises(LeaseLost):  # the first owner cannot write any more
+        second.record_part(unit, "first", 0, 42, ny(2025, 7, 3, 8, 40))
+    second.settle_post(again, "second", "delivered")
+    assert second.last_posts() == {1: day}
+    assert due(ny(2025, 7, 3, 8, 40), second.last_posts()) == []
+    assert not second.claim_post(1, day, "third", ny(2025, 7, 3, 9, 0), lease)
     second.close()
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from discord.ext import commands
 
 from bot.discord_bot.embeds import split_text, text_embeds
+from bot.discord_bot.guards import COMMAND_OPTIONS, rate_limited, safe
+from bot.narrator.safety import escape_structure
 from bot.views import tables
 from engine.errors import UserInputError
 
@@ -27,7 +29,8 @@ Every figure is measured on the data in use. Not financial advice."""
 
 
 def _code(text: str) -> list[str]:
-    return [f"```\n{part}\n```" for part in split_text(text, 1900)]
+    # A fence inside the text (a rule name from a user's playbook) would end the block.
+    return [f"```\n{part}\n```" for part in split_text(escape_structure(safe(text)), 1900)]
 
 
 class InfoCog(commands.Cog):
@@ -38,14 +41,20 @@ class InfoCog(commands.Cog):
         req = await self.bot.run_blocking(self.bot.data_request)
         return await self.bot.run_blocking(self.bot.service.state, req)
 
-    @commands.hybrid_command(name="signals", description="Every rule and its deciding values")  # type: ignore[arg-type]  # discord.py's decorator typing
+    @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
+        name="signals", description="Every rule and its deciding values", **COMMAND_OPTIONS
+    )
+    @rate_limited()
     async def signals(self, ctx: commands.Context[Any]) -> None:
         async with ctx.typing():
             state = await self._state()
         for part in _code(tables.signals_text(state)):
             await ctx.send(part)
 
-    @commands.hybrid_command(name="explain", description="Explain one playbook rule")  # type: ignore[arg-type]  # discord.py's decorator typing
+    @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
+        name="explain", description="Explain one playbook rule", **COMMAND_OPTIONS
+    )
+    @rate_limited()
     async def explain(self, ctx: commands.Context[Any], *, rule: str) -> None:
         await ctx.defer()  # slash invocations must be answered within 3 s
         from bot.narrator.answer import find_rule, offline_answer
@@ -59,7 +68,10 @@ class InfoCog(commands.Cog):
         embeds = text_embeds(f"{found.name} (Tier {found.tier})", text)
         await ctx.send(embeds=embeds[:10])
 
-    @commands.hybrid_command(name="audit", description="Playbook claims against measured records")  # type: ignore[arg-type]  # discord.py's decorator typing
+    @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
+        name="audit", description="Playbook claims against measured records", **COMMAND_OPTIONS
+    )
+    @rate_limited()
     async def audit(self, ctx: commands.Context[Any]) -> None:
         async with ctx.typing():
             req = await self.bot.run_blocking(self.bot.data_request)
@@ -68,7 +80,10 @@ class InfoCog(commands.Cog):
         for part in _code(text):
             await ctx.send(part)
 
-    @commands.hybrid_command(name="scorecard", description="Live track record of past forecasts")  # type: ignore[arg-type]  # discord.py's decorator typing
+    @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
+        name="scorecard", description="Live track record of past forecasts", **COMMAND_OPTIONS
+    )
+    @rate_limited()
     async def scorecard(self, ctx: commands.Context[Any]) -> None:
         await ctx.defer()  # slash invocations must be answered within 3 s
         req = await self.bot.run_blocking(self.bot.data_request)
@@ -84,7 +99,10 @@ class InfoCog(commands.Cog):
         for part in _code("\n\n".join(parts)):
             await ctx.send(part)
 
-    @commands.hybrid_command(name="status", description="Data freshness, model, token use")  # type: ignore[arg-type]  # discord.py's decorator typing
+    @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
+        name="status", description="Data freshness, model, token use", **COMMAND_OPTIONS
+    )
+    @rate_limited()
     async def status(self, ctx: commands.Context[Any]) -> None:
         await ctx.defer()  # slash invocations must be answered within 3 s
         bot = self.bot

@@ -1,4 +1,5 @@
-"""``schedule`` (Manage Server only) and the loop that makes the morning posts."""
+"""``schedule`` (Manage Server only) and the loop that makes the morning posts
+(:mod:`bot.discord_bot.posting`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import discord
 from discord.ext import commands, tasks
 
 from bot.discord_bot.persist import Schedule
-from bot.discord_bot.scheduler import decide, next_post
+from bot.discord_bot.posting import MorningPoster
+from bot.discord_bot.scheduler import next_post
 from engine.errors import UserInputError
 from sources.calendar import is_trading_day
 
@@ -41,8 +42,7 @@ def parse_zone(text: str) -> str:
 class ScheduleCog(commands.Cog):
     def __init__(self, bot: AnalystBot) -> None:
         self.bot = bot
-        self._missed_logged: set[tuple[int, dt.date]] = set()
-        self._refreshed: set[dt.date] = set()
+        self.poster = MorningPoster(bot)
 
     async def cog_load(self) -> None:
         if self.bot.start_scheduler:
@@ -88,59 +88,15 @@ class ScheduleCog(commands.Cog):
         return when.astimezone(ZoneInfo(entry.tz)).strftime("%Y-%m-%d %H:%M %Z") if when else None
 
     async def tick(self) -> int:
-        """Make the posts that are due now; returns how many were sent."""
-        from bot.discord_bot.cogs.forecast import send_forecast
-
-        bot = self.bot
-        now = bot.clock()
-        grace = dt.timedelta(minutes=bot.settings.discord_grace_minutes)
-        sent = 0
-        for d in decide(
-            now, bot.state_db.schedules(), bot.state_db.last_posts(), is_trading_day, grace
-        ):
-            key = (d.schedule.channel_id, d.day)
-            if d.missed:
-                if key not in self._missed_logged:
-                    self._missed_logged.add(key)
-                    log.warning(
-                        "skipped the %s post in channel %s: its window passed while the bot "
-                        "was down",
-                        d.day,
-                        d.schedule.channel_id,
-                    )
-                continue
-            channel = bot.get_channel(d.schedule.channel_id)
-            if not isinstance(channel, discord.abc.Messageable):
-                log.warning("scheduled channel %s is not reachable", d.schedule.channel_id)
-                continue
-            if not bot.state_db.claim_post(d.schedule.channel_id, d.day, now):
-                continue
-            await self._refresh(d.day)
-            try:
-                await send_forecast(bot, channel, channel.send)
-                sent += 1
-            except Exception:
-                bot.state_db.release_post(d.schedule.channel_id, d.day)
-                log.exception("scheduled post to channel %s failed", d.schedule.channel_id)
-        return sent
-
-    async def _refresh(self, day: dt.date) -> None:
-        """Update the store before the post when the bot runs on it; never blocks a post."""
-        bot = self.bot
-        if bot.settings.discord_data_csv is not None or day in self._refreshed:
-            return
-        self._refreshed.add(day)
-        try:
-            report = await bot.run_blocking(bot.service.refresh_store, day)
-        except Exception:
-            log.exception("data refresh before the morning post failed")
-            return
-        if report is not None and not report.ok:
-            log.warning("refresh before the morning post: %s source(s) failed", len(report.failed))
+        """Make or complete the posts due now; returns how many were completed."""
+        return await self.poster.tick()
 
     @tasks.loop(seconds=60)
     async def loop(self) -> None:
-        await self.tick()
+        try:
+            await self.tick()
+        except Exception:  # an error here would stop the loop, and every later post
+            log.exception("the morning-post tick failed; trying again in a minute")
 
     @loop.before_loop
     async def _wait_ready(self) -> None:

@@ -1,0 +1,248 @@
+"""Morning posts exactly once per channel and NYSE day, whatever fails and whenever.
+
+Each scenario ticks the poster every minute of the posting window (08:30-10:00 New
+York on Friday 2026-01-02) through dpytest and counts what reached the channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import discord
+import discord.ext.test as dpytest
+import pytest
+import pytest_asyncio
+
+import bot.discord_bot.posting as refresh_module
+from bot.discord_bot.app import AnalystBot
+from bot.discord_bot.persist import BotState, Schedule
+from bot.discord_bot.posting import MorningPoster
+from bot.settings import load_settings
+from tests.bot.test_discord import sent, start_bot
+
+NY = ZoneInfo("America/New_York")
+DAY = dt.date(2026, 1, 2)
+
+
+def ny(hh: int, mm: int) -> dt.datetime:
+    return dt.datetime(2026, 1, 2, hh, mm, tzinfo=NY).astimezone(dt.UTC)
+
+
+class _Response:
+    status = 403
+    reason = "Forbidden"
+
+
+@pytest_asyncio.fixture
+async def bot() -> AsyncIterator[AnalystBot]:
+    client = await start_bot(load_settings(DISCORD_COOLDOWN_SECONDS=0))
+    channel = dpytest.get_config().channels[0]
+    client.state_db.set_schedule(
+        Schedule(channel.id, channel.guild.id, dt.time(8, 30), "America/New_York")
+    )
+    yield client
+    await dpytest.empty_queue()
+    client.state_db.close()
+
+
+async def run(
+    bot: AnalystBot, poster: MorningPoster, start: dt.datetime, end: dt.datetime
+) -> list[discord.Message]:
+    """Tick once a minute from ``start`` to ``end``; every message the bot sent."""
+    messages: list[discord.Message] = []
+    now = start
+    while now <= end:
+        bot.clock = lambda at=now: at  # type: ignore[misc]
+        await poster.tick()
+        messages += sent()
+        now += dt.timedelta(minutes=1)
+    return messages
+
+
+def reports(messages: list[discord.Message]) -> int:
+    """How many forecast reports began (a titled forecast embed)."""
+    return sum(1 for m in messages if m.embeds and "forecast" in (m.embeds[0].title or ""))
+
+
+def charts(messages: list[discord.Message]) -> int:
+    return sum(1 for m in messages if m.attachments)
+
+
+def notes(messages: list[discord.Message], text: str) -> int:
+    return sum(1 for m in messages if text in (m.content or ""))
+
+
+@pytest.fixture
+def failing_uploads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Uploads fail while ``left["n"]`` > 0 (HTTP 403, as without Attach Files)."""
+    left = {"n": 0}
+    original = discord.abc.Messageable.send
+
+    async def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("file") is not None and left["n"] != 0:
+            left["n"] -= 1
+            raise discord.Forbidden(_Response(), "Missing Permissions")  # type: ignore[arg-type]
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", send)
+    return left
+
+
+async def test_a_normal_morning(bot: AnalystBot) -> None:
+    messages = await run(bot, MorningPoster(bot), ny(8, 25), ny(10, 0))
+    assert reports(messages) == 1 and charts(messages) == 1
+    assert messages[0].content.startswith("☀️ Morning forecast")
+    unit = bot.state_db.post(messages[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered" and len(unit.sent) == len(messages)
+    assert bot.state_db.is_forecast_message(messages[0].id)
+
+
+@pytest.mark.parametrize("failures", [1, -1])  # once; always
+async def test_chart_upload_failing(
+    bot: AnalystBot, failing_uploads: dict[str, int], failures: int
+) -> None:
+    failing_uploads["n"] = failures
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    assert reports(messages) == 1 and charts(messages) == 0
+    assert notes(messages, "The chart is not attached: the upload failed (HTTP 403)") == 1
+
+
+async def test_missing_attach_files_permission(bot: AnalystBot) -> None:
+    channel = dpytest.get_config().channels[0]
+    await dpytest.set_permission_overrides(channel.guild.default_role, channel, attach_files=False)
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    assert reports(messages) == 1 and charts(messages) == 0
+    assert notes(messages, "Attach Files") == 1
+
+
+async def test_missing_embed_links_is_reported_once_then_posted_when_granted(
+    bot: AnalystBot,
+) -> None:
+    channel = dpytest.get_config().channels[0]
+    role = channel.guild.default_role
+    await dpytest.set_permission_overrides(role, channel, embed_links=False)
+    poster = MorningPoster(bot)
+    messages = await run(bot, poster, ny(8, 30), ny(9, 0))
+    assert reports(messages) == 0 and notes(messages, "Embed Links") == 1
+    await dpytest.set_permission_overrides(role, channel, embed_links=True)
+    messages = await run(bot, poster, ny(9, 1), ny(10, 0))
+    assert reports(messages) == 1 and notes(messages, "Embed Links") == 0
+
+
+async def test_a_crash_between_claim_and_send_is_posted_within_the_window(
+    bot: AnalystBot,
+) -> None:
+    channel = dpytest.get_config().channels[0]
+    dead = MorningPoster(bot)
+    assert bot.state_db.claim_post(channel.id, DAY, dead.owner, ny(8, 30), dead.lease)
+    restarted = MorningPoster(bot)  # a new process: the claim is someone else's
+    assert dead.lease < dt.timedelta(minutes=5)
+    leased = await run(bot, restarted, ny(8, 31), ny(8, 34))  # the lease still runs
+    messages = await run(bot, restarted, ny(8, 35), ny(10, 0))
+    assert reports(leased) == 0
+    assert reports(messages) == 1 and charts(messages) == 1
+
+
+async def test_a_restart_after_the_window_skips_once_and_says_so(
+    bot: AnalystBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = dpytest.get_config().channels[0]
+    dead = MorningPoster(bot)
+    assert bot.state_db.claim_post(channel.id, DAY, dead.owner, ny(9, 59), dead.lease)
+    messages = await run(bot, MorningPoster(bot), ny(10, 5), ny(10, 30))
+    assert reports(messages) == 0
+    assert caplog.text.count("window passed") == 1
+    unit = bot.state_db.post(channel.id, DAY)
+    assert unit is not None and unit.state == "missed"
+
+
+class Crash(BaseException):
+    """The process dies here (not an Exception: nothing in the bot catches it)."""
+
+
+async def test_a_partial_delivery_is_completed_not_repeated(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = MorningPoster(bot)
+    original = discord.abc.Messageable.send
+
+    async def crash_on_chart(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("file") is not None:
+            raise Crash
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", crash_on_chart)
+    bot.clock = lambda: ny(8, 30)
+    with pytest.raises(Crash):
+        await first.tick()
+    before = sent()
+    monkeypatch.setattr(discord.abc.Messageable, "send", original)
+    after = await run(bot, MorningPoster(bot), ny(8, 31), ny(10, 30))
+    assert reports(before) == 1 and reports(after) == 0  # the report was not sent again
+    assert charts(before) == 0 and charts(after) == 1  # the missing part was
+
+
+async def test_a_part_sent_but_not_recorded_is_found_in_the_channel(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crash comes after Discord accepted a message and before its id was stored."""
+    first = MorningPoster(bot)
+    original = BotState.record_part
+
+    def crash(self: BotState, *args: Any, **kwargs: Any) -> None:
+        raise Crash
+
+    monkeypatch.setattr(BotState, "record_part", crash)
+    bot.clock = lambda: ny(8, 30)
+    with pytest.raises(Crash):
+        await first.tick()
+    before = sent()
+    monkeypatch.setattr(BotState, "record_part", original)
+    after = await run(bot, MorningPoster(bot), ny(8, 31), ny(10, 0))
+    assert reports(before) == 1 and reports(after) == 0
+    assert charts(before + after) == 1
+
+
+async def test_two_channels_one_post_each(bot: AnalystBot) -> None:
+    guild = dpytest.get_config().guilds[0]
+    other = dpytest.backend.make_text_channel("second", guild)
+    bot.state_db.set_schedule(Schedule(other.id, guild.id, dt.time(9, 0), "America/New_York"))
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 30))
+    by_channel: dict[int, int] = {}
+    for m in messages:
+        if m.embeds and "forecast" in (m.embeds[0].title or ""):
+            by_channel[m.channel.id] = by_channel.get(m.channel.id, 0) + 1
+    assert sorted(by_channel.values()) == [1, 1]
+
+
+async def test_a_hanging_refresh_does_not_hold_the_post(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = await start_bot(load_settings(DISCORD_REFRESH_SECONDS=0.5))
+    release = threading.Event()
+    calls: list[float] = []
+
+    def hang(day: dt.date, seconds: float | None = None) -> None:
+        calls.append(seconds or 0.0)
+        release.wait(30)
+
+    monkeypatch.setattr(client.service, "refresh_store", hang)
+    monkeypatch.setattr(refresh_module, "REFRESH_SLACK_SECONDS", 0.5)
+    channel = dpytest.get_config().channels[0]
+    client.state_db.set_schedule(
+        Schedule(channel.id, channel.guild.id, dt.time(8, 30), "America/New_York")
+    )
+    try:
+        started = time.monotonic()
+        messages = await run(client, MorningPoster(client), ny(8, 30), ny(8, 31))
+        assert time.monotonic() - started < 0.5 + 0.5 + 5.0
+        assert calls == [0.5] and reports(messages) == 1
+    finally:
+        release.set()
+        await dpytest.empty_queue()
+        client.state_db.close()
