@@ -1,66 +1,19 @@
 """The fast statistics kernels give bit for bit what the plain formulas they replaced gave.
 
-The references below are the previous implementations, kept here verbatim: one
-``(n_boot, n)`` index matrix and ``np.median`` for the bootstrap, ``np.isin`` per gap for
-the effective sample size. Results are compared
-with ``repr`` (so ``-0.0`` against ``0.0`` or a last-bit difference fails), not with a
-tolerance.
+The references (:mod:`tests.engine.reference_kernels`) are the previous implementations:
+one ``(n_boot, n)`` index matrix and ``np.median`` for the bootstrap, ``np.isin`` per gap
+for the effective sample size. Results are compared with ``repr`` (so ``-0.0`` against
+``0.0`` or a last-bit difference fails), not with a tolerance.
 """
 
 from __future__ import annotations
-
-import math
-from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from engine import stats
-
-
-def reference_bootstrap(
-    values: npt.NDArray[np.float64],
-    *,
-    block: int,
-    n_boot: int = 2000,
-    seed: int | Sequence[int] = 0,
-    level: float = 0.95,
-) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
-    x = np.asarray(values, dtype=np.float64)
-    n = x.size
-    if n < 2 or n_boot <= 0:
-        return None, None
-    b = max(1, min(int(block), n))
-    n_blocks = -(-n // b)
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, n - b + 1, size=(n_boot, n_blocks))
-    idx = (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(n_boot, n_blocks * b)
-    sample = x[idx[:, :n]]
-    tail = (1.0 - level) / 2.0 * 100.0
-    qs = (tail, 100.0 - tail)
-    means = sample.mean(axis=1)
-    medians = np.median(sample, axis=1)
-    m_lo, m_hi = np.percentile(means, qs)
-    d_lo, d_hi = np.percentile(medians, qs)
-    return (float(m_lo), float(m_hi)), (float(d_lo), float(d_hi))
-
-
-def reference_ess(positions: npt.NDArray[np.int64], horizon: int) -> float:
-    pos = np.unique(np.asarray(positions, dtype=np.int64))
-    n = int(pos.size)
-    if n == 0:
-        return 0.0
-    if horizon <= 1:
-        return float(n)
-    pair_sum = 0.0
-    for d in range(1, horizon):
-        if d == 1:
-            pairs = int(np.count_nonzero(np.diff(pos) == d))
-        else:
-            pairs = int(np.isin(pos + d, pos, assume_unique=True).sum())
-        pair_sum += pairs * (2.0 / math.pi) * math.asin((horizon - d) / horizon)
-    return n / (1.0 + 2.0 * pair_sum / n)
+from tests.engine.reference_kernels import ref_block_bootstrap_ci, ref_effective_sample_size
 
 
 def _values(rng: np.random.Generator, n: int, kind: str) -> npt.NDArray[np.float64]:
@@ -91,7 +44,7 @@ def test_bootstrap_identical_to_reference(kind: str) -> None:
         n_boot = int(rng.integers(1, 700))
         seed = (int(rng.integers(0, 99)), trial, 5)
         got = stats.block_bootstrap_ci(x, block=block, n_boot=n_boot, seed=seed)
-        want = reference_bootstrap(x, block=block, n_boot=n_boot, seed=seed)
+        want = ref_block_bootstrap_ci(x, block=block, n_boot=n_boot, seed=seed)
         assert repr(got) == repr(want), (kind, n, block, n_boot, seed)
 
 
@@ -101,14 +54,14 @@ def test_bootstrap_identical_at_audit_size_and_edges() -> None:
     for block in (5, 10):
         for seed in ((0, 3, 1), (1000, 6, 5)):
             got = stats.block_bootstrap_ci(x, block=block, n_boot=2000, seed=seed, level=0.9)
-            want = reference_bootstrap(x, block=block, n_boot=2000, seed=seed, level=0.9)
+            want = ref_block_bootstrap_ci(x, block=block, n_boot=2000, seed=seed, level=0.9)
             assert repr(got) == repr(want)
     # block longer than the series, block 1, two values, big int32 ranks
     for n, block in ((7, 50), (40, 1), (2, 5), (40_000, 10)):
         y = rng.normal(size=n)
         boots = 50 if n > 10_000 else 500
         got = stats.block_bootstrap_ci(y, block=block, n_boot=boots, seed=1)
-        assert repr(got) == repr(reference_bootstrap(y, block=block, n_boot=boots, seed=1))
+        assert repr(got) == repr(ref_block_bootstrap_ci(y, block=block, n_boot=boots, seed=1))
     assert stats.block_bootstrap_ci(np.array([1.0]), block=5) == (None, None)
     assert stats.block_bootstrap_ci(x, block=5, n_boot=0) == (None, None)
 
@@ -116,7 +69,7 @@ def test_bootstrap_identical_at_audit_size_and_edges() -> None:
 def test_bootstrap_chunks_do_not_matter(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=333)
-    want = reference_bootstrap(x, block=10, n_boot=999, seed=4)
+    want = ref_block_bootstrap_ci(x, block=10, n_boot=999, seed=4)
     for chunk in (1, 340, 5000, 1 << 22):
         monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", chunk)
         assert repr(stats.block_bootstrap_ci(x, block=10, n_boot=999, seed=4)) == repr(want)
@@ -136,7 +89,7 @@ def test_ess_identical_to_reference() -> None:
         pos = np.sort(rng.choice(span, size=n, replace=False)).astype(np.int64)
         if trial % 3 == 0 and n:  # duplicates and disorder: unique() is still applied
             pos = rng.permutation(np.concatenate([pos, pos[: n // 3]]))
-        assert repr(stats.effective_sample_size(pos, h)) == repr(reference_ess(pos, h))
+        assert repr(stats.effective_sample_size(pos, h)) == repr(ref_effective_sample_size(pos, h))
 
 
 def test_binomial_cache_is_read_only_and_consistent() -> None:
