@@ -166,6 +166,10 @@ def block_bootstrap_ci(
 _CHUNK_ELEMENTS: Final = 1 << 17
 """Values per chunk of resamples (1 MB of float64): big enough for numpy, small for cache."""
 
+_SORT_UP_TO: Final = 256
+"""Resamples up to this long are fully sorted (numpy sorts short int16 rows in registers);
+longer ones are partitioned around the middle, which is then about twice as fast."""
+
 
 def _resample_means_medians(x: FloatArray, starts: npt.NDArray[np.int64], block: int) -> FloatArray:
     """Means (row 0) and medians (row 1) of the moving-block resamples, shape (2, rows).
@@ -174,16 +178,17 @@ def _resample_means_medians(x: FloatArray, starts: npt.NDArray[np.int64], block:
     glued for the starts ``s`` in row ``j`` of ``starts``.
 
     Bit for bit what ``sample.mean(axis=1)`` and ``np.median(sample, axis=1)`` give on
-    the full ``(rows, n)`` resample matrix, computed without it:
+    the full ``(rows, n)`` resample matrix, computed without it, a chunk of rows at a
+    time in two reused buffers:
 
     * blocks are copied whole from a sliding-window view of ``x`` (``np.take`` of rows,
       no per-value index matrix); the mean is numpy's row mean of that same sequence;
-    * the median needs only the middle order statistic(s). Each resample is sorted as
+    * the median needs only the middle order statistic(s). Each resample is ordered as
       small integer *ranks* (positions in the sorted ``x``, int16 while ``n`` allows),
-      which sorts several times faster than float64; the rank(s) in the middle give the
-      value(s), averaged with ``np.mean`` as ``np.median`` does.
-      NaN sorts last in numpy, so a resample holding a NaN is the one whose largest rank
-      is a NaN's; its median is NaN, as in ``np.median``.
+      which sort and partition several times faster than float64; the middle rank(s)
+      give the value(s), averaged as ``np.median`` averages them. NaN sorts last
+      in numpy, so a resample holding a NaN is one whose largest rank is a NaN's; its
+      median is NaN, as in ``np.median``.
     """
     n = x.size
     n_boot, n_blocks = starts.shape
@@ -199,17 +204,36 @@ def _resample_means_medians(x: FloatArray, starts: npt.NDArray[np.int64], block:
     lo, hi = (n - 1) // 2, n // 2
     out = np.empty((2, n_boot), dtype=np.float64)
     means, medians = out[0], out[1]
-    step = max(1, _CHUNK_ELEMENTS // width)
+    step = min(n_boot, max(1, _CHUNK_ELEMENTS // width))
+    x_buffer = np.empty((step, n_blocks, block), dtype=np.float64)
+    rank_buffer = np.empty((step, n_blocks, block), dtype=rank_type)
+    middle = np.empty((step, 2), dtype=rank_type)
     for i in range(0, n_boot, step):
         rows = starts[i : i + step]
         k = rows.shape[0]
-        sample = np.take(x_blocks, rows, axis=0).reshape(k, width)[:, :n]
-        np.mean(sample, axis=1, out=means[i : i + k])
-        ranked = np.sort(np.take(rank_blocks, rows, axis=0).reshape(k, width)[:, :n], axis=1)
-        # np.mean even over one middle value, as np.median does (it turns -0.0 into 0.0).
-        np.mean(sorted_x[ranked[:, lo : hi + 1]], axis=1, out=medians[i : i + k])
+        # mode="clip" lets take write straight into the buffer; every start is valid.
+        np.take(x_blocks, rows, axis=0, out=x_buffer[:k], mode="clip")
+        # np.mean's own two steps, without its per-call overhead: the row sum, then / n.
+        np.add.reduce(x_buffer[:k].reshape(k, width)[:, :n], axis=1, out=means[i : i + k])
+        np.true_divide(means[i : i + k], n, out=means[i : i + k])
+        np.take(rank_blocks, rows, axis=0, out=rank_buffer[:k], mode="clip")
+        ranked = rank_buffer[:k].reshape(k, width)[:, :n]
+        mid = middle[:k]
+        if n <= _SORT_UP_TO:
+            ranked.sort(axis=1)
+            mid[:] = ranked[:, [lo, hi]]
+            largest = ranked[:, -1]
+        else:
+            ranked.partition(hi, axis=1)
+            mid[:, 1] = ranked[:, hi]
+            mid[:, 0] = ranked[:, :hi].max(axis=1) if lo < hi else ranked[:, hi]
+            largest = ranked[:, hi:].max(axis=1)
+        # The mean of the middle value(s), as np.median takes it (even of one value: the
+        # sum starts from 0.0, which turns -0.0 into 0.0).
+        np.add.reduce(sorted_x[mid[:, : hi - lo + 1]], axis=1, out=medians[i : i + k])
+        np.true_divide(medians[i : i + k], hi - lo + 1, out=medians[i : i + k])
         if n_numbers < n:
-            medians[i : i + k][ranked[:, -1] >= n_numbers] = np.nan
+            medians[i : i + k][largest >= n_numbers] = np.nan
     return out
 
 

@@ -66,13 +66,23 @@ def test_bootstrap_identical_at_audit_size_and_edges() -> None:
     assert stats.block_bootstrap_ci(x, block=5, n_boot=0) == (None, None)
 
 
-def test_bootstrap_chunks_do_not_matter(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_bootstrap_chunks_and_selection_do_not_matter(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
-    x = rng.normal(size=333)
-    want = ref_block_bootstrap_ci(x, block=10, n_boot=999, seed=4)
-    for chunk in (1, 340, 5000, 1 << 22):
-        monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", chunk)
-        assert repr(stats.block_bootstrap_ci(x, block=10, n_boot=999, seed=4)) == repr(want)
+    for n in (333, 334):  # odd and even: one or two middle values
+        x = np.round(rng.normal(size=n), 2)
+        x[rng.integers(0, n)] = np.nan
+        want = ref_block_bootstrap_ci(x, block=10, n_boot=999, seed=4)
+        clean = x[~np.isnan(x)]
+        want_clean = ref_block_bootstrap_ci(clean, block=7, n_boot=999, seed=4)
+        for chunk in (1, 340, 5000, 1 << 22):
+            for sort_up_to in (0, 1 << 20):  # partition around the middle, or sort
+                monkeypatch.setattr(stats, "_CHUNK_ELEMENTS", chunk)
+                monkeypatch.setattr(stats, "_SORT_UP_TO", sort_up_to)
+                got = stats.block_bootstrap_ci(x, block=10, n_boot=999, seed=4)
+                assert repr(got) == repr(want)
+                got = stats.block_bootstrap_ci(clean, block=7, n_boot=999, seed=4)
+                assert repr(got) == repr(want_clean)
 
 
 def test_bootstrap_rejects_a_table() -> None:
