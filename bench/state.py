@@ -1,71 +1,109 @@
-"""Building the MarketState for 10 years of daily data (warm: data already loaded).
+"""Building the MarketState (warm: data already loaded), against the previous kernels.
 
-What is measured, each as the median of :data:`RUNS` runs after one warm-up run:
+Rows of issue 15, each a median (min-max) with its target and a ratio against the same
+computation with the previous kernels (pandas indicators, index-matrix bootstrap with
+``np.median``; :func:`bench._timing.previous_kernels`), timed alternately in this run:
 
-* ``build_state``: the whole computation from a loaded Dataset (``prepare`` +
-  ``state_at``), i.e. what a first request for a new dataset costs once it is in memory;
-* ``prepare`` alone (indicators, rule fires, forward returns: once per dataset);
-* ``state_at`` alone on a prepared dataset, on the last day and on the day with the most
-  rules firing (each fired rule gets block-bootstrap intervals, the expensive part). The
-  service caches ``prepare`` per input, so this is the cost of every further request.
+* ``state_at`` on a prepared 10-year dataset, on the last day and on the day with the
+  most rules firing (each fired rule gets block-bootstrap intervals): target < 10 ms;
+* ``build_state`` for 10 years (``prepare``: indicators, rule fires, forward returns;
+  then ``state_at`` on the last day): target < 10 ms;
+* scaling: ``build_state`` and the busiest ``state_at`` on 5, 10, 26 and 100 years of
+  synthetic data (the seeded demo generator), and ``compute_indicators`` alone.
 
-CSV parsing is not included (the ``cli_start`` benchmark covers a cold run). When the
-real files are beside the project, the real IWM history (26 years) is measured too.
+CSV parsing is not included (the ``cli_start`` benchmark covers a cold run).
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-from pathlib import Path
+import datetime as dt
+from functools import partial
 
-from engine.build import build_state, prepare, state_at
+from bench._timing import measure, measure_pair, real_ten_years, row, with_previous
+from engine.build import Prepared, build_state, prepare, state_at
 from engine.dataset import Dataset
 from engine.demo import demo_dataset
+from engine.edge import forward_returns
+from engine.indicators import compute_indicators
+from engine.rules import evaluate_rules, load_playbook
 
-RUNS = 25
-RAW = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "raw"
-
-
-def _median_ms(fn: Callable[[], object]) -> float:
-    fn()  # warm caches and imports
-    times = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+RUNS = 21
 
 
-def _measure(label: str, data: Dataset) -> list[str]:
+def _busiest(data: Dataset) -> tuple[dt.date, int]:
+    counts = prepare(data).fires.sum(axis=1)
+    day = counts[counts == counts.max()].index[-1]
+    return day.date(), int(counts.max())
+
+
+def _ten_year_rows() -> list[str]:
+    data, label = real_ten_years()
     prepared = prepare(data)
-    busiest = prepared.fires.sum(axis=1).idxmax().date()
-    full = _median_ms(lambda: build_state(data))
-    prep = _median_ms(lambda: prepare(data))
-    last = _median_ms(lambda: state_at(prepared))
-    busy = _median_ms(lambda: state_at(prepared, busiest))
-    return [
-        f"{label}: {len(data.frame)} rows, median of {RUNS} runs",
-        f"  build_state (prepare + state_at): {full:.1f} ms (target < 50 ms)",
-        f"  prepare (indicators, fires, forward returns): {prep:.1f} ms",
-        f"  state_at on a prepared dataset, last day: {last:.1f} ms; busiest day "
-        f"{busiest}: {busy:.1f} ms ({busy / last:.1f}x, bootstrap for each fired rule)",
-    ]
+    busiest, n_fired = _busiest(data)
+    old_prepared = with_previous(lambda: prepare(data))()
+    lines = [f"data: {label}, {len(data.frame)} trading days"]
+    ours, ref = measure_pair(
+        lambda: state_at(prepared), with_previous(lambda: state_at(old_prepared)), RUNS
+    )
+    lines.append(row("state_at, last day", ours, "< 10 ms", ref, "previous kernels"))
+    ours, ref = measure_pair(
+        lambda: state_at(prepared, busiest),
+        with_previous(lambda: state_at(old_prepared, busiest)),
+        RUNS,
+    )
+    lines.append(
+        row(
+            f"state_at, busiest day {busiest} ({n_fired} rules firing)",
+            ours,
+            "< 10 ms",
+            ref,
+            "previous kernels",
+        )
+    )
+    ours, ref = measure_pair(
+        lambda: build_state(data), with_previous(lambda: build_state(data)), RUNS
+    )
+    lines.append(row("build_state (prepare + state_at)", ours, "< 10 ms", ref, "previous kernels"))
+    lines.append("  " + _build_parts(data, prepared))
+    return lines
+
+
+def _build_parts(data: Dataset, prepared: Prepared) -> str:
+    """Where build_state's time goes: the kernels of this change and everything else."""
+    parts = {
+        "compute_indicators": partial(compute_indicators, data.frame),
+        "load_playbook": load_playbook,
+        "evaluate_rules": partial(evaluate_rules, prepared.playbook, prepared.ind, prepared.params),
+        "forward_returns": partial(forward_returns, data.frame),
+        "state_at (last day)": partial(state_at, prepared),
+    }
+    medians = {name: measure(fn, RUNS).median for name, fn in parts.items()}
+    return "parts (medians): " + ", ".join(f"{k} {v:.2f} ms" for k, v in medians.items())
+
+
+def _scaling_rows() -> list[str]:
+    lines = ["scaling on synthetic data (demo generator, seed 42):"]
+    for years in (5, 10, 26, 100):
+        data = demo_dataset(years=years)
+        prepared = prepare(data)
+        busiest, n_fired = _busiest(data)
+        old_prepared = with_previous(partial(prepare, data))()
+        runs = 7 if years < 100 else 3
+        build, build_ref = measure_pair(
+            partial(build_state, data), with_previous(partial(build_state, data)), runs
+        )
+        busy, busy_ref = measure_pair(
+            partial(state_at, prepared, busiest),
+            with_previous(partial(state_at, old_prepared, busiest)),
+            runs,
+        )
+        size = f"  {years:>3} years ({len(data.frame)} rows)"
+        lines.append(row(f"{size} build_state", build, "-", build_ref, "previous"))
+        lines.append(
+            row(f"{size} busiest state_at ({n_fired} rules)", busy, "-", busy_ref, "previous")
+        )
+    return lines
 
 
 def run() -> list[str]:
-    lines = _measure("10 years, synthetic demo", demo_dataset(years=10))
-    prices = RAW / "guydekowski_market-lab" / "IWM.csv"
-    if prices.is_file():
-        from sources.csv_import import load_dataset
-
-        real = load_dataset(
-            prices,
-            RAW / "noodles-rice_vix_dashboard" / "VIX_History.csv",
-            RAW / "squeezemetrics_dix" / "DIX.csv",
-        )
-        lines += _measure("real IWM + CBOE VIX + DIX GEX, 2000-2026", real)
-    else:
-        lines.append(f"real data folder {RAW.resolve()} absent: real-file figures skipped")
-    return lines
+    return _ten_year_rows() + _scaling_rows()

@@ -14,8 +14,14 @@ Conventions (see DESIGN.md):
   expiry past the close does not divide by zero.
 * The zero-gamma (flip) level is found on a spot sweep: the whole chain's gamma is
   recomputed with Black-Scholes at each of ``n_points`` spots across +-``sweep`` of
-  spot (a 2-D spots x contracts array), and the crossing of zero nearest to spot is
-  linearly interpolated between grid points.
+  spot, and the crossing of zero nearest to spot is linearly interpolated between grid
+  points.
+
+Cost: the sweep is ``n_points x contracts`` Black-Scholes evaluations. It runs over a
+few spots at a time in one reused buffer of about :data:`SWEEP_CHUNK_ELEMENTS` values
+(2 MB), with in-place ufuncs, so memory stays flat however large the chain. The
+per-strike and per-expiry sums group factorised keys with a radix sort and add each
+group nearly exactly (:func:`_group_sums`) instead of going through a pandas groupby.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import datetime as dt
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -46,6 +52,9 @@ CONTRACT_MULTIPLIER: Final = 100.0
 _EXPIRY_HOUR: Final = 16
 _SQRT_2PI: Final = math.sqrt(2.0 * math.pi)
 REQUIRED_COLUMNS: Final = ("expiration", "side", "strike", "open_interest", "iv")
+#: Values per block of the spot sweep (2 MB of float64): cache-sized, and the whole
+#: sweep's working memory whatever the chain's size.
+SWEEP_CHUNK_ELEMENTS: Final = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -95,11 +104,39 @@ def to_exchange_naive(ts: dt.datetime) -> dt.datetime:
 
 
 def years_to_expiry(expirations: pd.Series, as_of: dt.datetime) -> FloatArray:
-    """Calendar years from ``as_of`` to 16:00 exchange time on each expiration date."""
+    """Calendar years from ``as_of`` to 16:00 exchange time on each expiration date.
+
+    Floored at :data:`MIN_T_YEARS`; NaN where the expiration is missing.
+    """
+    codes, days = _expiry_days(expirations)
+    return _years_by_code(codes, days, as_of)
+
+
+def _expiry_days(expirations: pd.Series) -> tuple[npt.NDArray[np.intp], pd.DatetimeIndex]:
+    """Each contract's expiration date as a code into the distinct dates (-1 if missing).
+
+    A chain has a few dozen expirations; everything per expiration is computed once.
+    Datetime columns (what the chain readers give) are factorised before normalising;
+    other columns are converted whole first, so pandas infers one format and unit.
+    """
+    if pd.api.types.is_datetime64_dtype(expirations.dtype):
+        raw_codes, raw = pd.factorize(expirations)
+        day_codes, days = pd.factorize(pd.DatetimeIndex(raw).normalize())
+        codes = np.append(np.asarray(day_codes, dtype=np.intp), -1)[raw_codes]
+    else:
+        normalized = pd.to_datetime(expirations).dt.normalize()
+        factorized, days = pd.factorize(normalized)
+        codes = np.asarray(factorized, dtype=np.intp)
+    return codes, pd.DatetimeIndex(days)
+
+
+def _years_by_code(
+    codes: npt.NDArray[np.intp], days: pd.DatetimeIndex, as_of: dt.datetime
+) -> FloatArray:
     now = pd.Timestamp(to_exchange_naive(as_of))
-    expiry = pd.to_datetime(expirations).dt.normalize() + pd.Timedelta(hours=_EXPIRY_HOUR)
-    seconds = (expiry - now).dt.total_seconds().to_numpy(dtype=np.float64)
-    years: FloatArray = np.maximum(seconds / (365.0 * 86400.0), MIN_T_YEARS)
+    seconds = ((days + pd.Timedelta(hours=_EXPIRY_HOUR)) - now).total_seconds()
+    per_day = np.maximum(np.asarray(seconds, dtype=np.float64) / (365.0 * 86400.0), MIN_T_YEARS)
+    years: FloatArray = np.append(per_day, np.nan)[codes]  # code -1 picks the NaN
     return years
 
 
@@ -145,16 +182,31 @@ def gamma_profile(
 ) -> FloatArray:
     """Net GEX (USD per 1%) at each spot in ``spots``, recomputing BS gamma per spot.
 
-    ``weight`` = sign * open_interest per contract. The spots x contracts array of
-    d1 is built at once; the sum over contracts is a matrix-vector product.
+    ``weight`` = sign * open_interest per contract. Per-contract constants are computed
+    once; the spots are then swept a block of rows at a time in one reused buffer of
+    about :data:`SWEEP_CHUNK_ELEMENTS` values (-d1^2/2, its exponential in place, then
+    a matrix-vector product with the constants), so memory does not grow with
+    ``spots x contracts``.
     """
     s = np.asarray(spots, dtype=np.float64)
     vol_t = iv * np.sqrt(t_years)
     # Per-contract constants pulled out of the spot loop: gamma*S = exp(-qt) phi(d1)/(iv sqrt t).
     coef = weight * CONTRACT_MULTIPLIER * np.exp(-q * t_years) / (_SQRT_2PI * vol_t)
     shift = (r - q + 0.5 * iv * iv) * t_years - np.log(strike)
-    d1 = (np.log(s)[:, None] + shift[None, :]) / vol_t[None, :]
-    gamma_times_s = np.exp(-0.5 * d1 * d1) @ coef
+    # -d1^2 / 2 = (ln S + shift)^2 * (-1 / (2 iv^2 t)): one multiplication per pair, no
+    # division (a few ulps from the textbook order, ~1e-16 of the profile).
+    neg_half_precision = -0.5 / (vol_t * vol_t)
+    log_s = np.log(s)
+    gamma_times_s = np.empty(s.size, dtype=np.float64)
+    rows = max(1, SWEEP_CHUNK_ELEMENTS // max(shift.size, 1))
+    buffer = np.empty((min(rows, s.size), shift.size), dtype=np.float64)
+    for i in range(0, s.size, rows):
+        block = buffer[: min(rows, s.size - i)]
+        np.add(log_s[i : i + block.shape[0], None], shift, out=block)
+        np.multiply(block, block, out=block)
+        np.multiply(block, neg_half_precision, out=block)
+        np.exp(block, out=block)
+        np.matmul(block, coef, out=gamma_times_s[i : i + block.shape[0]])
     # sum(weight*100*gamma*S^2*0.01) = S*0.01*sum(weight*100*gamma*S)
     out: FloatArray = gamma_times_s * s * 0.01
     return out
@@ -199,15 +251,13 @@ def compute_gex(
     if n_points < 2 or sweep <= 0:
         raise ValueError("the sweep needs n_points >= 2 and sweep > 0")
     notes: list[str] = []
-    side = chain["side"].astype(str).str.lower().to_numpy()
-    is_call = side == "call"
-    if not np.all(is_call | (side == "put")):
-        raise ValueError("option side must be 'call' or 'put'")
+    is_call = _is_call(chain["side"])
     sign = np.where(is_call, 1.0, -1.0)
     strike = chain["strike"].to_numpy(dtype=np.float64)
     oi = np.nan_to_num(chain["open_interest"].to_numpy(dtype=np.float64), nan=0.0)
     iv = chain["iv"].to_numpy(dtype=np.float64)
-    t = years_to_expiry(chain["expiration"], as_of)
+    exp_codes, exp_days = _expiry_days(chain["expiration"])
+    t = _years_by_code(exp_codes, exp_days, as_of)
     given = (
         chain["gamma"].to_numpy(dtype=np.float64)
         if "gamma" in chain.columns
@@ -223,24 +273,19 @@ def compute_gex(
     gamma = np.where(usable, gamma, 0.0)
 
     per_contract = sign * gamma * oi * CONTRACT_MULTIPLIER * spot * spot * 0.01
-    exp_dates = pd.to_datetime(chain["expiration"]).dt.normalize()
-    same_day = (exp_dates == pd.Timestamp(to_exchange_naive(as_of).date())).to_numpy()
-
-    frame = pd.DataFrame(
-        {
-            "strike": strike,
-            "expiration": exp_dates.to_numpy(),
-            "call_gex": np.where(is_call, per_contract, 0.0),
-            "put_gex": np.where(is_call, 0.0, per_contract),
-            "net_gex": per_contract,
-        }
+    today = pd.Timestamp(to_exchange_naive(as_of).date())
+    same_day = np.append(exp_days == today, False)[exp_codes]
+    call_part = np.where(is_call, per_contract, 0.0)
+    put_part = np.where(is_call, 0.0, per_contract)
+    by_strike = _sums_by_key(
+        strike, {"call_gex": call_part, "put_gex": put_part, "net_gex": per_contract}, "strike"
     )
-    by_strike = frame.groupby("strike")[["call_gex", "put_gex", "net_gex"]].sum().sort_index()
-    by_expiry = frame.groupby("expiration").agg(
-        call_gex=("call_gex", "sum"),
-        put_gex=("put_gex", "sum"),
-        net_gex=("net_gex", "sum"),
-        contracts=("net_gex", "size"),
+    by_expiry = _sums_by_code(
+        exp_codes,
+        exp_days,
+        {"call_gex": call_part, "put_gex": put_part, "net_gex": per_contract},
+        "expiration",
+        count="contracts",
     )
     call_wall = _wall(by_strike["call_gex"], largest=True)
     put_wall = _wall(by_strike["put_gex"], largest=False)
@@ -272,6 +317,83 @@ def compute_gex(
         gamma_computed=n_computed,
         notes=tuple(notes),
     )
+
+
+def _is_call(side: pd.Series) -> npt.NDArray[np.bool_]:
+    """True for calls; 'call'/'put' in any letter case. ValueError for anything else.
+
+    Compares the raw values first (the usual lower-case chain costs two array
+    comparisons) and lower-cases only the rows that are neither, as ``str(x).lower()``.
+    """
+    values = side.to_numpy(dtype=object)
+    is_call = np.asarray(values == "call", dtype=bool)
+    rest = np.flatnonzero(~is_call)
+    odd = rest[np.asarray(values[rest] != "put", dtype=bool)]
+    if odd.size:
+        lowered = side.iloc[odd].astype(str).str.lower().to_numpy()
+        if not np.all((lowered == "call") | (lowered == "put")):
+            raise ValueError("option side must be 'call' or 'put'")
+        is_call[odd] = lowered == "call"
+    return is_call
+
+
+def _sums_by_key(keys: FloatArray, values: dict[str, FloatArray], name: str) -> pd.DataFrame:
+    """``DataFrame(values).groupby(keys).sum()``: rows sorted by key, NaN keys left out."""
+    codes, uniques = pd.factorize(keys)
+    return _sums_by_code(np.asarray(codes, dtype=np.intp), pd.Index(uniques), values, name)
+
+
+def _sums_by_code(
+    codes: npt.NDArray[np.intp],
+    uniques: pd.Index,
+    values: dict[str, FloatArray],
+    name: str,
+    count: str | None = None,
+) -> pd.DataFrame:
+    """Sums of ``values`` per code (-1 = no key, left out), one row per unique, sorted.
+
+    What ``groupby(...).sum()`` gives (NaN counts as 0), with each group's sum from
+    :func:`_group_sums`. ``count`` names an extra column with the rows per key.
+    """
+    order = np.argsort(np.asarray(uniques), kind="stable")
+    rank = np.empty(order.size, dtype=np.intp)
+    rank[order] = np.arange(order.size)
+    kept = np.flatnonzero(codes >= 0)
+    group = rank[codes[kept]]
+    # Grouped, in row order within a group; 16-bit keys let numpy use a radix sort.
+    small = group.astype(np.int16) if order.size <= np.iinfo(np.int16).max else group
+    rows = kept[np.argsort(small, kind="stable")]
+    sizes = np.bincount(group, minlength=order.size)
+    columns: dict[str, npt.NDArray[Any]] = {
+        col: _group_sums(v[rows], sizes) for col, v in values.items()
+    }
+    if count is not None:
+        columns[count] = sizes.astype(np.int64)
+    return pd.DataFrame(columns, index=uniques[order].rename(name))
+
+
+def _group_sums(x: FloatArray, sizes: npt.NDArray[np.intp]) -> FloatArray:
+    """Sum of each run of ``sizes[g] >= 1`` consecutive values of ``x``; NaN counts as 0.
+
+    Nearly exact, like pandas' compensated groupby sum (calls and puts cancel in a net
+    figure, where a plain running sum loses digits): each value is split into a part on
+    a power-of-two grid, coarse enough for the group's parts to add up exactly, and a
+    remainder under half a grid step, whose own rounding errors are ~2^-52 smaller.
+    """
+    if sizes.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    x = np.where(np.isnan(x), 0.0, x)
+    starts = np.cumsum(sizes) - sizes
+    if not np.isfinite(x).all():
+        sums: FloatArray = np.add.reduceat(x, starts)
+        return sums
+    _, exponent = np.frexp(np.maximum.reduceat(np.abs(x), starts))  # max |x| < 2**exponent
+    # n values of at most 2**(53 - bits) grid steps each add up to at most 2**52 steps.
+    bits = np.ceil(np.log2(sizes)).astype(np.int64) + 1
+    step = np.repeat(np.ldexp(1.0, np.maximum(exponent - 53 + bits, -1074)), sizes)
+    coarse = np.rint(x / step) * step
+    sums = np.add.reduceat(coarse, starts) + np.add.reduceat(x - coarse, starts)
+    return sums
 
 
 def _wall(values: pd.Series, *, largest: bool) -> float | None:

@@ -12,6 +12,7 @@ Pure functions on numpy arrays; no I/O, no clock. Conventions:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.state import Verdict
 
@@ -76,18 +78,21 @@ def binomial_p_less(wins: int, n: int, p0: float) -> float | None:
     return float(min(1.0, max(0.0, _binomial_pmf(n, p0)[: max(wins, -1) + 1].sum())))
 
 
+@functools.lru_cache(maxsize=64)
 def _binomial_pmf(n: int, p: float) -> npt.NDArray[np.float64]:
-    """P(X = k) for k = 0..n, X ~ Binomial(n, p), computed in log space.
+    """P(X = k) for k = 0..n, X ~ Binomial(n, p), computed in log space; read-only.
 
     Exact up to floating point; written with numpy so that importing the engine does
-    not pull in ``scipy.stats`` (most of a second of start-up).
+    not pull in ``scipy.stats`` (most of a second of start-up). Cached because the
+    audit asks for both tails of the same (n, p) in a row.
     """
     k = np.arange(n + 1, dtype=np.float64)
     if p <= 0.0 or p >= 1.0:
-        point: npt.NDArray[np.float64] = (k == (0 if p <= 0.0 else n)).astype(np.float64)
-        return point
-    log_choose = np.concatenate([[0.0], np.cumsum(np.log((n - k[1:] + 1.0) / k[1:]))])
-    pmf: npt.NDArray[np.float64] = np.exp(log_choose + k * math.log(p) + (n - k) * math.log1p(-p))
+        pmf: npt.NDArray[np.float64] = (k == (0 if p <= 0.0 else n)).astype(np.float64)
+    else:
+        log_choose = np.concatenate([[0.0], np.cumsum(np.log((n - k[1:] + 1.0) / k[1:]))])
+        pmf = np.exp(log_choose + k * math.log(p) + (n - k) * math.log1p(-p))
+    pmf.flags.writeable = False
     return pmf
 
 
@@ -135,11 +140,14 @@ def block_bootstrap_ci(
     resample glues ``ceil(n / block)`` blocks of ``block`` consecutive values, drawn with
     replacement from the ``n - block + 1`` possible starts, and trims to ``n``. The
     generator is ``np.random.default_rng(seed)``, so the same inputs give the same
-    intervals. Fully vectorised: one ``(n_boot, n)`` index matrix.
+    intervals. The resamples are built in chunks of about :data:`_CHUNK_ELEMENTS` values
+    (see :func:`_resample_means_medians`), so memory stays bounded for long series.
 
     Returns ``(mean_ci, median_ci)``; both None with fewer than 2 values.
     """
     x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"values must be one-dimensional, got shape {x.shape}")
     n = x.size
     if n < 2 or n_boot <= 0:
         return None, None
@@ -147,15 +155,86 @@ def block_bootstrap_ci(
     n_blocks = -(-n // b)
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, n - b + 1, size=(n_boot, n_blocks))
-    idx = (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(n_boot, n_blocks * b)
-    sample = x[idx[:, :n]]
     tail = (1.0 - level) / 2.0 * 100.0
-    qs = (tail, 100.0 - tail)
-    means = sample.mean(axis=1)
-    medians = np.median(sample, axis=1)
-    m_lo, m_hi = np.percentile(means, qs)
-    d_lo, d_hi = np.percentile(medians, qs)
+    # One call for both rows: the same order statistics and interpolation as two calls.
+    (m_lo, d_lo), (m_hi, d_hi) = np.percentile(
+        _resample_means_medians(x, starts, b), (tail, 100.0 - tail), axis=1
+    )
     return (float(m_lo), float(m_hi)), (float(d_lo), float(d_hi))
+
+
+_CHUNK_ELEMENTS: Final = 1 << 17
+"""Values per chunk of resamples (1 MB of float64): big enough for numpy, small for cache."""
+
+_SORT_UP_TO: Final = 256
+"""Resamples up to this long are fully sorted (numpy sorts short int16 rows in registers);
+longer ones are partitioned around the middle, which is then about twice as fast."""
+
+
+def _resample_means_medians(x: FloatArray, starts: npt.NDArray[np.int64], block: int) -> FloatArray:
+    """Means (row 0) and medians (row 1) of the moving-block resamples, shape (2, rows).
+
+    Resample ``j`` is the first ``x.size`` values of the blocks ``x[s : s + block]``
+    glued for the starts ``s`` in row ``j`` of ``starts``.
+
+    Bit for bit what ``sample.mean(axis=1)`` and ``np.median(sample, axis=1)`` give on
+    the full ``(rows, n)`` resample matrix, computed without it, a chunk of rows at a
+    time in two reused buffers:
+
+    * blocks are copied whole from a sliding-window view of ``x`` (``np.take`` of rows,
+      no per-value index matrix); the mean is numpy's row mean of that same sequence;
+    * the median needs only the middle order statistic(s). Each resample is ordered as
+      small integer *ranks* (positions in the sorted ``x``, int16 while ``n`` allows),
+      which sort and partition several times faster than float64; the middle rank(s)
+      give the value(s), averaged as ``np.median`` averages them. NaN sorts last
+      in numpy, so a resample holding a NaN is one whose largest rank is a NaN's; its
+      median is NaN, as in ``np.median``.
+    """
+    n = x.size
+    n_boot, n_blocks = starts.shape
+    order = np.argsort(x, kind="stable")
+    sorted_x = x[order]
+    n_numbers = n - int(np.count_nonzero(np.isnan(x)))
+    rank_type = np.int16 if n <= np.iinfo(np.int16).max else np.int32
+    ranks = np.empty(n, dtype=rank_type)
+    ranks[order] = np.arange(n, dtype=rank_type)
+    x_blocks = sliding_window_view(x, block)
+    rank_blocks = sliding_window_view(ranks, block)
+    width = n_blocks * block
+    lo, hi = (n - 1) // 2, n // 2
+    out = np.empty((2, n_boot), dtype=np.float64)
+    means, medians = out[0], out[1]
+    step = min(n_boot, max(1, _CHUNK_ELEMENTS // width))
+    x_buffer = np.empty((step, n_blocks, block), dtype=np.float64)
+    rank_buffer = np.empty((step, n_blocks, block), dtype=rank_type)
+    middle = np.empty((step, 2), dtype=rank_type)
+    for i in range(0, n_boot, step):
+        rows = starts[i : i + step]
+        k = rows.shape[0]
+        # mode="clip" lets take write straight into the buffer; every start is valid.
+        np.take(x_blocks, rows, axis=0, out=x_buffer[:k], mode="clip")
+        # np.mean's own two steps, without its per-call overhead: the row sum, then / n.
+        np.add.reduce(x_buffer[:k].reshape(k, width)[:, :n], axis=1, out=means[i : i + k])
+        np.true_divide(means[i : i + k], n, out=means[i : i + k])
+        np.take(rank_blocks, rows, axis=0, out=rank_buffer[:k], mode="clip")
+        ranked = rank_buffer[:k].reshape(k, width)[:, :n]
+        mid = middle[:k]
+        if n <= _SORT_UP_TO:
+            ranked.sort(axis=1)
+            mid[:] = ranked[:, [lo, hi]]
+            largest = ranked[:, -1]
+        else:
+            ranked.partition(hi, axis=1)
+            mid[:, 1] = ranked[:, hi]
+            mid[:, 0] = ranked[:, :hi].max(axis=1) if lo < hi else ranked[:, hi]
+            largest = ranked[:, hi:].max(axis=1)
+        # The mean of the middle value(s), as np.median takes it (even of one value: the
+        # sum starts from 0.0, which turns -0.0 into 0.0).
+        np.add.reduce(sorted_x[mid[:, : hi - lo + 1]], axis=1, out=medians[i : i + k])
+        np.true_divide(medians[i : i + k], hi - lo + 1, out=medians[i : i + k])
+        if n_numbers < n:
+            medians[i : i + k][largest >= n_numbers] = np.nan
+    return out
 
 
 def independent_episodes(positions: npt.NDArray[np.int64], horizon: int) -> npt.NDArray[np.int64]:
@@ -189,22 +268,33 @@ def effective_sample_size(positions: npt.NDArray[np.int64], horizon: int) -> flo
     positives (about 16% instead of 5% in the clustered-rule test); using only
     non-overlapping episodes throws information away (about 0.5%).
     """
-    pos = np.unique(np.asarray(positions, dtype=np.int64))
+    pos = np.asarray(positions, dtype=np.int64).ravel()
+    if pos.size > 1 and not bool(np.all(pos[1:] > pos[:-1])):
+        pos = np.unique(pos)  # callers pass np.flatnonzero output, already unique and sorted
     n = int(pos.size)
     if n == 0:
         return 0.0
     if horizon <= 1:
         return float(n)
+    pairs = _pair_gaps(pos, horizon)
     pair_sum = 0.0
     for d in range(1, horizon):
-        pairs = int(np.count_nonzero(np.diff(pos) == d)) if d == 1 else _pairs_at(pos, d)
-        pair_sum += pairs * (2.0 / math.pi) * math.asin((horizon - d) / horizon)
+        pair_sum += int(pairs[d]) * (2.0 / math.pi) * math.asin((horizon - d) / horizon)
     return n / (1.0 + 2.0 * pair_sum / n)
 
 
-def _pairs_at(pos: npt.NDArray[np.int64], d: int) -> int:
-    """Number of pairs of positions exactly ``d`` apart (positions unique, sorted)."""
-    return int(np.isin(pos + d, pos, assume_unique=True).sum())
+def _pair_gaps(pos: npt.NDArray[np.int64], horizon: int) -> npt.NDArray[np.int64]:
+    """``out[d]``: the number of pairs of positions exactly ``d`` apart, ``d < horizon``.
+
+    ``pos`` is unique and sorted, so positions ``k`` places apart are at least ``k``
+    apart: every pair closer than ``horizon`` is ``k < horizon`` places apart, and one
+    difference of shifted arrays per ``k`` finds them all.
+    """
+    out = np.zeros(horizon, dtype=np.int64)
+    for k in range(1, min(horizon, pos.size)):
+        gaps = pos[k:] - pos[:-k]
+        out += np.bincount(gaps[gaps < horizon], minlength=horizon)
+    return out
 
 
 def verdict(
