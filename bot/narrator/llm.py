@@ -102,6 +102,8 @@ _FIRED_STATS = (
     "base_win_rate", "base_mean_return", "verdict",
 )  # fmt: skip
 _PROVENANCE = ("series", "source", "last_date", "stale_days", "note")
+#: Forecast fields a narrative does not quote (method details; the state keeps them).
+_FORECAST_DROP = ("method", "base_n", "edge_se", "calibration_slope", "cell_n_eff")
 
 
 def compact_state(state: MarketState) -> dict[str, Any]:
@@ -141,7 +143,20 @@ def compact_state(state: MarketState) -> dict[str, Any]:
             for key in ("conditions", "signal", "nickname", "direction"):
                 rule.pop(key, None)
     for horizon in ("tomorrow", "next_5_days"):
-        doc[horizon].pop("method", None)
+        f = doc[horizon]
+        for key in _FORECAST_DROP:
+            f.pop(key, None)
+        # each fired rule's record is in `rules`; here only whether it agrees with its label
+        f["drivers"] = [
+            {"rule": d["rule"], "record_vs_label": d["record_vs_label"]}
+            for d in f.get("drivers", [])
+        ]
+        if "move" in f:
+            f["move"] = {"sigma": f["move"]["sigma"], "bands": f["move"]["bands"]}
+    doc["key_levels"] = [
+        {k: v for k, v in level.items() if k in ("name", "price", "distance")}
+        for level in doc.get("key_levels", [])
+    ]
     return dict(_round(doc))
 
 
