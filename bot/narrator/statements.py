@@ -231,11 +231,12 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
                     )
                 )
     trend = re.search(
-        r"\b(uptrend|downtrend|sideways|range-bound|trending (?:up|down|higher|"
-        r"lower))\b",
+        r"\b(uptrend|downtrend|sideways|range-bound|trendless|trending "
+        r"(?:up|down|higher|lower)|no (?:clear |obvious |strong |real |definite )?"
+        r"trend)\b",
         low,
     )
-    if trend and not _negated(low, trend.start()):
+    if trend and (trend.group(1).startswith("no ") or not _negated(low, trend.start())):
         word = trend.group(1)
         said = (
             "Uptrend"
