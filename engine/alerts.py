@@ -106,11 +106,13 @@ def _rules_started(
         col = prepared.fires[spec.name].to_numpy(dtype=bool)
         if not col[pos] or col[pos - 1]:
             continue
-        figures = {
-            c.left: c.left_value
-            for c in explain(spec, prepared.ind, pos, prepared.params)
-            if c.left_value is not None
-        }
+        figures: dict[str, float] = {}
+        for c in explain(spec, prepared.ind, pos, prepared.params):
+            if c.left_value is not None:
+                figures[c.left] = c.left_value
+            # a column or a parameter on the right (not a bare number) is a figure too
+            if c.right_value is not None and not _is_number(c.right):
+                figures[c.right] = c.right_value
         text = (
             f"Tier 1 rule {spec.name} ({spec.signal}) started firing on {day} "
             f"(it did not fire on {prev_day})"
@@ -131,10 +133,20 @@ def _rules_started(
     return out
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def usd(value: float) -> str:
     """Dollar amounts of GEX in words: '+$1.25B', '-$310.0M', '+$5,200'."""
-    sign = "-" if value < 0 else "+"
     a = abs(value)
+    if a < 0.5:
+        return "$0"
+    sign = "-" if value < 0 else "+"
     if a >= 1e9:
         return f"{sign}${a / 1e9:.2f}B"
     if a >= 1e6:
