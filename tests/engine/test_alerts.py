@@ -73,13 +73,16 @@ def test_rule_start_only_on_its_first_day(real: Prepared) -> None:
     )
     assert event.figures["close"] > event.figures["sma20"] > event.figures["sma50"]
     # every later day of the same run is quiet
-    run_end = fired.loc[pd.Timestamp(start) :].idxmin()
+    after = fired.loc[pd.Timestamp(start) :]
+    run_end = pd.DatetimeIndex(after.index)[int(np.argmin(after.to_numpy()))]
     for day in real.dates[(real.dates > pd.Timestamp(start)) & (real.dates < run_end)]:
         assert "rule:Golden_Setup" not in keys(detect_alerts(real, day.date()))
 
 
 def test_rule_starts_match_the_fires_over_years(real: Prepared) -> None:
-    window = real.dates[(real.dates >= "2022-01-01") & (real.dates <= "2024-12-31")]
+    window = real.dates[
+        (real.dates >= pd.Timestamp(2022, 1, 1)) & (real.dates <= pd.Timestamp(2024, 12, 31))
+    ]
     tier1 = [r.name for r in real.playbook.rules if r.tier == 1]
     for name in tier1:
         col = real.fires[name]
