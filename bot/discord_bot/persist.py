@@ -363,8 +363,9 @@ class AlertChannel:
 
 @dataclass(frozen=True)
 class AlertClaim:
-    """The lease on one alert in one channel. ``resumed``: the row existed before this
-    claim (a failed or interrupted send), so the message may already be in the channel."""
+    """The lease on one alert in one channel. ``resumed``: another owner held it before
+    (a process that died mid-send), so the message may already be in the channel; a
+    send that failed in this process raised, so nothing of it is there."""
 
     channel_id: int
     day: dt.date
@@ -478,7 +479,7 @@ class AlertRecords:
             owner,
             dt.datetime.fromisoformat(row["claimed_at"]),
             int(row["attempts"]),
-            resumed=True,
+            resumed=row["owner"] != owner,
         )
 
     def _owned(self, claim: AlertClaim, sql: str, args: tuple[Any, ...]) -> None:

@@ -180,15 +180,15 @@ class AlertsCog(commands.Cog):
         me = self.bot.user
         if me is None:
             return False
-        async for m in channel.history(limit=HISTORY_LIMIT):
-            if (
-                m.author.id == me.id
-                and m.created_at >= claim.claimed_at
-                and m.content == claim.content
-            ):
-                log.info("alert %s was already in channel %s", claim.key, claim.channel_id)
-                self.bot.state_db.alerts.mark_delivered(claim, m.id)
-                return True
+        try:
+            async for m in channel.history(limit=HISTORY_LIMIT):
+                mine = m.author.id == me.id and m.created_at >= claim.claimed_at
+                if mine and m.content == claim.content:
+                    log.info("alert %s was already in channel %s", claim.key, claim.channel_id)
+                    self.bot.state_db.alerts.mark_delivered(claim, m.id)
+                    return True
+        except discord.HTTPException as exc:  # cannot tell: sending beats staying silent
+            log.warning("could not read channel %s: HTTP %s", claim.channel_id, exc.status)
         return False
 
     @commands.Cog.listener()
