@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.forecast_cmds import GEX_UNIT_CHOICES, parse_date
-from engine.errors import InputDataError, UserInputError
+from engine.errors import AnalystError, InputDataError, UserInputError
 from engine.series import SERIES
 from sources.urls import public_url
 
@@ -154,12 +154,28 @@ def cmd_update(
             console.print(f"  [red]{r.series} failed:[/red] {r.error}", highlight=False)
         if r.note:
             console.print(f"  {r.series}: {r.note}", highlight=False)
+    print_alerts(console, settings)
     if not report.ok:
         console.print(
             f"[red]{len(report.failed)} source(s) failed[/red]; the others were updated. "
             "Run again later, or load your own files with 'iwm-analyst import'."
         )
     return 0 if report.ok else 1
+
+
+def print_alerts(console: Any, settings: Settings) -> None:
+    """The alerts of the latest session after an update (the bot posts the same ones)."""
+    from bot.alerts import latest_alerts
+    from bot.service import DataRequest
+    from bot.wiring import service
+
+    try:
+        found = latest_alerts(service(settings), DataRequest())
+    except AnalystError as exc:
+        log.info("alerts not checked after the update: %s", exc)
+        return
+    for event in found.events:
+        console.print(f"[bold]alert[/bold] {event.as_of}: {event.text}", highlight=False)
 
 
 def freshness_table(report: UpdateReport) -> Any:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 EXTENSIONS = (
+    "bot.discord_bot.cogs.alerts",
     "bot.discord_bot.cogs.forecast",
     "bot.discord_bot.cogs.followup",
     "bot.discord_bot.cogs.info",

@@ -113,6 +113,8 @@ class BotState:
         self._conn = connect(path)
         migrate(self._conn, "bot_state", MIGRATIONS)
         self._lock = threading.Lock()
+        migrate(self._conn, "bot_alerts", ALERT_MIGRATIONS)
+        self.alerts = AlertRecords(self._conn, self._lock)
 
     def close(self) -> None:
         self._conn.close()
@@ -326,4 +328,187 @@ def _unit(row: sqlite3.Row) -> PostUnit:
         chart=bytes(row["chart"]) if row["chart"] is not None else None,
         sent=sent,
         attempts=int(row["attempts"]),
+    )
+
+
+# --- alerts (component ``bot_alerts``, its own schema version) ------------------------
+ALERT_MIGRATIONS = (
+    """
+    CREATE TABLE bot_alert_channels (
+        channel_id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL, enabled INTEGER NOT NULL,
+        since TEXT NOT NULL, changed_at TEXT NOT NULL
+    );
+    CREATE TABLE bot_alert_posts (
+        channel_id INTEGER NOT NULL, day TEXT NOT NULL, key TEXT NOT NULL,
+        state TEXT NOT NULL, owner TEXT NOT NULL, claimed_at TEXT NOT NULL,
+        lease_until TEXT NOT NULL, content TEXT NOT NULL, message_id INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (channel_id, day, key)
+    );
+    """,
+)
+
+AlertPostState = Literal["claimed", "delivered", "failed"]
+
+
+@dataclass(frozen=True)
+class AlertChannel:
+    """A channel's alert subscription; ``since`` is the first session it is told about."""
+
+    channel_id: int
+    guild_id: int
+    enabled: bool
+    since: dt.date
+
+
+@dataclass(frozen=True)
+class AlertClaim:
+    """The lease on one alert in one channel. ``resumed``: another owner held it before
+    (a process that died mid-send), so the message may already be in the channel; a
+    send that failed in this process raised, so nothing of it is there."""
+
+    channel_id: int
+    day: dt.date
+    key: str
+    content: str
+    owner: str
+    claimed_at: dt.datetime
+    attempts: int
+    resumed: bool
+
+
+class AlertRecords:
+    """Alert subscriptions and the exactly-once record of each alert per channel.
+
+    An alert is one message per (channel, session, event key): claimed with a lease
+    before it is sent, marked delivered with its message id, released (the attempt
+    counted) when the send fails, and given up after too many attempts. A delivered or
+    given-up alert is never claimed again, also after a restart.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def set_channel(
+        self, channel_id: int, guild_id: int, enabled: bool, since: dt.date, now: dt.datetime
+    ) -> AlertChannel:
+        """Turn alerts on (from session ``since``) or off; turning on again moves ``since``
+        forward, so what happened while they were off is not replayed."""
+        with self._lock, transaction(self._conn):
+            self._conn.execute(
+                "INSERT INTO bot_alert_channels VALUES (?, ?, ?, ?, ?) ON CONFLICT(channel_id) "
+                "DO UPDATE SET guild_id = excluded.guild_id, enabled = excluded.enabled, "
+                "since = CASE WHEN excluded.enabled = 1 AND bot_alert_channels.enabled = 0 "
+                "THEN excluded.since ELSE bot_alert_channels.since END, "
+                "changed_at = excluded.changed_at",
+                (channel_id, guild_id, int(enabled), since.isoformat(), _iso(now)),
+            )
+        found = self.channel(channel_id)
+        assert found is not None
+        return found
+
+    def channel(self, channel_id: int) -> AlertChannel | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM bot_alert_channels WHERE channel_id = ?", (channel_id,)
+            ).fetchone()
+        return _alert_channel(row) if row is not None else None
+
+    def channels(self) -> list[AlertChannel]:
+        """The channels with alerts on."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM bot_alert_channels WHERE enabled = 1 ORDER BY channel_id"
+            ).fetchall()
+        return [_alert_channel(r) for r in rows]
+
+    def state(self, channel_id: int, day: dt.date, key: str) -> AlertPostState | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT state FROM bot_alert_posts WHERE channel_id = ? AND day = ? AND key = ?",
+                (channel_id, day.isoformat(), key),
+            ).fetchone()
+        return row[0] if row is not None else None
+
+    def delivered(self, channel_id: int, limit: int = 5) -> list[tuple[dt.date, str, str]]:
+        """The latest alerts delivered in a channel: (session, key, content), newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT day, key, content FROM bot_alert_posts WHERE channel_id = ? AND "
+                "state = 'delivered' ORDER BY day DESC, claimed_at DESC LIMIT ?",
+                (channel_id, limit),
+            ).fetchall()
+        return [(dt.date.fromisoformat(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def claim(
+        self,
+        channel_id: int,
+        day: dt.date,
+        key: str,
+        content: str,
+        owner: str,
+        now: dt.datetime,
+        lease: dt.timedelta,
+    ) -> AlertClaim | None:
+        """The lease on this alert, or None (settled, or leased by someone else)."""
+        args = (channel_id, day.isoformat(), key)
+        where = "WHERE channel_id = ? AND day = ? AND key = ?"
+        with self._lock, transaction(self._conn):
+            row = self._conn.execute(f"SELECT * FROM bot_alert_posts {where}", args).fetchone()
+            if row is None:
+                self._conn.execute(
+                    "INSERT INTO bot_alert_posts (channel_id, day, key, state, owner, "
+                    "claimed_at, lease_until, content) VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?)",
+                    (*args, owner, _iso(now), _iso(now + lease), content),
+                )
+                return AlertClaim(channel_id, day, key, content, owner, now, 0, resumed=False)
+            if row["state"] != "claimed" or (
+                row["owner"] != owner and row["lease_until"] > _iso(now)
+            ):
+                return None
+            self._conn.execute(
+                f"UPDATE bot_alert_posts SET owner = ?, lease_until = ? {where}",
+                (owner, _iso(now + lease), *args),
+            )
+        return AlertClaim(
+            channel_id,
+            day,
+            key,
+            str(row["content"]),
+            owner,
+            dt.datetime.fromisoformat(row["claimed_at"]),
+            int(row["attempts"]),
+            resumed=row["owner"] != owner,
+        )
+
+    def _owned(self, claim: AlertClaim, sql: str, args: tuple[Any, ...]) -> None:
+        with self._lock, transaction(self._conn):
+            cur = self._conn.execute(
+                f"UPDATE bot_alert_posts SET {sql} WHERE channel_id = ? AND day = ? AND key = ? "
+                "AND owner = ? AND state = 'claimed'",
+                (*args, claim.channel_id, claim.day.isoformat(), claim.key, claim.owner),
+            )
+            if cur.rowcount != 1:
+                raise LeaseLost(f"alert {claim.key} in channel {claim.channel_id} was taken over")
+
+    def mark_delivered(self, claim: AlertClaim, message_id: int) -> None:
+        self._owned(claim, "state = 'delivered', message_id = ?", (message_id,))
+
+    def release(self, claim: AlertClaim, now: dt.datetime) -> int:
+        """The send failed: count the attempt; the next check may retry at once.
+        Returns the attempts so far."""
+        self._owned(claim, "attempts = attempts + 1, lease_until = ?", (_iso(now),))
+        return claim.attempts + 1
+
+    def give_up(self, claim: AlertClaim) -> None:
+        self._owned(claim, "state = 'failed'", ())
+
+
+def _alert_channel(row: sqlite3.Row) -> AlertChannel:
+    return AlertChannel(
+        channel_id=int(row["channel_id"]),
+        guild_id=int(row["guild_id"]),
+        enabled=bool(row["enabled"]),
+        since=dt.date.fromisoformat(row["since"]),
     )

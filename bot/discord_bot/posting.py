@@ -195,6 +195,7 @@ class MorningPoster:
             return
         if report is not None and not report.ok:
             log.warning("refresh before the morning post: %s source(s) failed", len(report.failed))
+        bot.dispatch("store_refreshed")  # alerts are checked on the new data
 
     async def _prepare(self, unit: PostUnit, perms: PostPermissions) -> PostUnit:
         """Build the parts once and store them before anything is sent."""

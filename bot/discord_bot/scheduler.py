@@ -61,3 +61,9 @@ def next_post(
         if is_trading_day(day) and due >= local:
             return due.astimezone(dt.UTC)
     return None
+
+
+def alerts_day(now_utc: dt.datetime, is_trading_day: Callable[[dt.date], bool]) -> dt.date | None:
+    """The New York date when alerts are checked now (an NYSE trading day), else None."""
+    day = now_utc.astimezone(ZoneInfo("America/New_York")).date()
+    return day if is_trading_day(day) else None

@@ -1,0 +1,216 @@
+"""``alerts on|off|status`` and the loop that posts alerts (:mod:`bot.alerts`).
+
+Opt-in per channel: Manage Server turns alerts on or off; anyone may see the status.
+Each alert is one message, posted once per channel with the same exactly-once record as
+the morning post (:class:`bot.discord_bot.persist.AlertRecords`): claimed before it is
+sent, released when the send fails (retried at the next check, given up after
+:data:`MAX_ATTEMPTS`), checked against the channel's recent messages when a claim is
+resumed, so a message that reached Discord just before a crash is not sent twice. A
+channel where the bot cannot send is skipped (logged once a day), never retried.
+
+Checks run every :data:`CHECK_MINUTES` on NYSE trading days and at once after the bot
+refreshes its store (the ``store_refreshed`` event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands, tasks
+
+from bot.alerts import LatestAlerts, alert_message, latest_alerts, opt_in_day
+from bot.discord_bot.guards import post_permissions, safe
+from bot.discord_bot.persist import AlertChannel, AlertClaim, LeaseLost
+from bot.discord_bot.scheduler import alerts_day
+from engine.alerts import AlertEvent
+from engine.errors import AnalystError, UserInputError
+from sources.calendar import is_trading_day
+
+if TYPE_CHECKING:
+    from bot.discord_bot.app import AnalystBot
+
+log = logging.getLogger(__name__)
+
+CHECK_MINUTES = 5
+#: Checks that may fail to send one alert before it is given up.
+MAX_ATTEMPTS = 5
+#: How long a claim keeps others off while one message is sent.
+LEASE = dt.timedelta(minutes=2)
+#: How far back the channel is read when a claim is resumed.
+HISTORY_LIMIT = 50
+
+
+class AlertsCog(commands.Cog):
+    def __init__(self, bot: AnalystBot) -> None:
+        self.bot = bot
+        self.owner = uuid.uuid4().hex
+        self._lock = asyncio.Lock()
+
+    async def cog_load(self) -> None:
+        if self.bot.start_scheduler:
+            self.loop.start()
+
+    async def cog_unload(self) -> None:
+        self.loop.cancel()
+
+    @commands.hybrid_command(name="alerts", description="Alerts in this channel: on, off or status")  # type: ignore[arg-type]  # discord.py's decorator typing
+    @commands.guild_only()
+    async def alerts(self, ctx: commands.Context[Any], state: str = "status") -> None:
+        state = state.strip().lower()
+        if state not in ("on", "off", "status"):
+            raise UserInputError("use `alerts on`, `alerts off` or `alerts status`")
+        records = self.bot.state_db.alerts
+        if state != "status":
+            perms = getattr(ctx.author, "guild_permissions", None)
+            if perms is None or not perms.manage_guild:
+                raise commands.MissingPermissions(["manage_guild"])
+            since = opt_in_day(self.bot.clock())
+            guild_id = ctx.guild.id if ctx.guild else 0
+            entry = records.set_channel(
+                ctx.channel.id, guild_id, state == "on", since, self.bot.clock()
+            )
+            if entry.enabled:
+                await ctx.send(
+                    "🔔 Alerts are on here: a Tier 1 rule starting to fire, IWM's own GEX "
+                    "changing sign, VIX crossing the high-VIX threshold "
+                    f"({self.bot.settings.engine_params.high_vix:g}), and the close crossing "
+                    f"the call wall, put wall or gamma flip. From the {entry.since} session "
+                    "on; nothing older is replayed."
+                )
+            else:
+                await ctx.send("🔕 Alerts are off here.")
+            return
+        await ctx.send(safe(self.status_text(ctx.channel.id)))
+
+    def status_text(self, channel_id: int) -> str:
+        records = self.bot.state_db.alerts
+        entry = records.channel(channel_id)
+        if entry is None or not entry.enabled:
+            return (
+                "🔕 Alerts are off here. Someone with Manage Server can turn them on with "
+                "`alerts on`."
+            )
+        lines = [f"🔔 Alerts are on here, from the {entry.since} session."]
+        recent = records.delivered(channel_id, limit=3)
+        if recent:
+            lines.append("Latest:")
+            lines += [f"• {day}: {key}" for day, key, _ in recent]
+        else:
+            lines.append("None posted yet.")
+        return "\n".join(lines)
+
+    # --- checking and posting ----------------------------------------------------------
+    async def check(self) -> int:
+        """Post the alerts of the latest session not posted yet; returns how many."""
+        if not self.bot.state_db.alerts.channels():
+            return 0
+        async with self._lock:  # the loop and a refresh never post the same alert together
+            try:
+                found: LatestAlerts = await self.bot.run_blocking(
+                    latest_alerts, self.bot.service, self.bot.data_request()
+                )
+            except AnalystError as exc:
+                log.warning("alerts not checked: %s", exc)
+                return 0
+            if not found.events:
+                if found.reason:
+                    log.debug("no alerts: %s", found.reason)
+                return 0
+            posted = 0
+            for entry in self.bot.state_db.alerts.channels():
+                for event in found.events:
+                    if event.as_of < entry.since:
+                        continue
+                    try:
+                        posted += await self._post(entry, event)
+                    except LeaseLost as exc:
+                        log.warning("%s", exc)
+            return posted
+
+    async def _post(self, entry: AlertChannel, event: AlertEvent) -> int:
+        bot, records = self.bot, self.bot.state_db.alerts
+        now = bot.clock()
+        channel = bot.get_channel(entry.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            if bot.state_db.note_once(entry.channel_id, event.as_of, "alerts-unreachable", now):
+                log.warning("alert channel %s is not reachable", entry.channel_id)
+            return 0
+        perms = post_permissions(channel)
+        if not perms.send:
+            if bot.state_db.note_once(entry.channel_id, event.as_of, "alerts-permissions", now):
+                log.warning(
+                    "cannot post alerts in channel %s: missing Send Messages", entry.channel_id
+                )
+            return 0
+        content = safe(alert_message(event, bot.settings.ticker))
+        claim = records.claim(
+            entry.channel_id, event.as_of, event.key, content, self.owner, now, LEASE
+        )
+        if claim is None:
+            return 0
+        if claim.resumed and perms.history and await self._already_sent(channel, claim):
+            return 0
+        try:
+            message = await channel.send(claim.content)
+        except Exception as exc:  # the next check retries; no half-post exists
+            attempts = records.release(claim, bot.clock())
+            log.warning(
+                "alert %s to channel %s failed (attempt %s of %s): %s: %s",
+                claim.key,
+                claim.channel_id,
+                attempts,
+                MAX_ATTEMPTS,
+                type(exc).__name__,
+                exc,
+            )
+            if attempts >= MAX_ATTEMPTS:
+                records.give_up(claim)
+                log.error("gave up alert %s in channel %s", claim.key, claim.channel_id)
+            return 0
+        records.mark_delivered(claim, message.id)
+        return 1
+
+    async def _already_sent(self, channel: Any, claim: AlertClaim) -> bool:
+        """True (and recorded) when the alert is among the bot's messages since its claim."""
+        me = self.bot.user
+        if me is None:
+            return False
+        try:
+            async for m in channel.history(limit=HISTORY_LIMIT):
+                mine = m.author.id == me.id and m.created_at >= claim.claimed_at
+                if mine and m.content == claim.content:
+                    log.info("alert %s was already in channel %s", claim.key, claim.channel_id)
+                    self.bot.state_db.alerts.mark_delivered(claim, m.id)
+                    return True
+        except discord.HTTPException as exc:  # cannot tell: sending beats staying silent
+            log.warning("could not read channel %s: HTTP %s", claim.channel_id, exc.status)
+        return False
+
+    @commands.Cog.listener()
+    async def on_store_refreshed(self) -> None:
+        try:
+            await self.check()
+        except Exception:
+            log.exception("the alert check after a refresh failed")
+
+    @tasks.loop(minutes=CHECK_MINUTES)
+    async def loop(self) -> None:
+        if alerts_day(self.bot.clock(), is_trading_day) is None:
+            return
+        try:
+            await self.check()
+        except Exception:  # an error here would stop the loop, and every later alert
+            log.exception("the alert check failed; trying again in %s minutes", CHECK_MINUTES)
+
+    @loop.before_loop
+    async def _wait_ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+
+async def setup(bot: AnalystBot) -> None:
+    await bot.add_cog(AlertsCog(bot))
