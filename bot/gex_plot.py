@@ -20,7 +20,7 @@ from engine.gex import EXCHANGE_TZ, GexResult
 log = logging.getLogger(__name__)
 
 
-def _scale(values_abs_max: float) -> tuple[float, str]:
+def axis_scale(values_abs_max: float) -> tuple[float, str]:
     """A divisor and its unit word for an axis whose largest magnitude is given (USD)."""
     for scale, unit in ((1e9, "billions"), (1e6, "millions"), (1e3, "thousands")):
         if values_abs_max >= scale:
@@ -37,11 +37,11 @@ def plot_gamma_profile(result: GexResult, path: Path, *, title: str = "IWM") -> 
 
     spots = result.profile_spots
     lo, hi = float(spots[0]), float(spots[-1])
-    p_scale, p_unit = _scale(float(abs(result.profile_gex).max()))
+    p_scale, p_unit = axis_scale(float(abs(result.profile_gex).max()))
     prof = result.profile_gex / p_scale
     strikes = result.by_strike[(result.by_strike.index >= lo) & (result.by_strike.index <= hi)]
     biggest = float(strikes[["call_gex", "put_gex"]].abs().to_numpy().max()) if len(strikes) else 1
-    s_scale, s_unit = _scale(biggest)
+    s_scale, s_unit = axis_scale(biggest)
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(11, 7.5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
     )
