@@ -62,6 +62,17 @@ LEVEL_STYLE = {
     "call_wall": ("call wall (chain)", "#1565c0", "--"),
     "put_wall": ("put wall (chain)", "#c62828", "--"),
 }
+#: Colour of a key level's line and label (state.key_levels names); grey for the rest.
+LEVEL_COLOUR = {
+    "GEX flip": LEVEL_STYLE["flip_level"][1],
+    "call wall": LEVEL_STYLE["call_wall"][1],
+    "put wall": LEVEL_STYLE["put_wall"][1],
+    "SMA20": "#1e88e5",
+    "SMA50": "#fb8c00",
+    "SMA200": "#6a1b9a",
+    "BB upper": "#5c8fc4",
+    "BB lower": "#5c8fc4",
+}
 PANEL_HEIGHT = {"price": 5.0, "volume": 1.0, "gex": 1.1, "rsi": 1.3, "vix": 1.1, "dark_pool": 1.1}
 CALL_COLOUR = {"Bullish": "#1b7f3b", "Bearish": "#b71c1c", "Neutral": "#616161"}
 
@@ -145,7 +156,7 @@ def build_figure(history: History, state: MarketState) -> Figure:
             dp.set_ylabel("dark-pool ratio")
         _date_axis(grid[-1, 0], ind.index)
         _title(fig, state)
-        fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.905), h_pad=0.4)
+        fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.925), h_pad=0.4)
     except BaseException:
         plt.close(fig)
         raise
@@ -228,7 +239,11 @@ def _chain_levels(ax: Axes, x: np.ndarray, ind: pd.DataFrame, levels: pd.DataFra
         y[pos[keep]] = values[keep]
         if _known(y):
             ax.plot(x, y, color=colour, ls=style, lw=1.3, drawstyle="steps-mid", marker="_",
-                    ms=9, mew=1.8, zorder=5, label=label, gid=f"level:{col}")  # fmt: skip
+                    ms=12, mew=2.0, zorder=5, label=label, gid=f"level:{col}")  # fmt: skip
+            j = int(np.flatnonzero(np.isfinite(y))[-1])
+            if j < len(x) - 1:  # today's value is labelled with the key levels instead
+                ax.annotate(f"{y[j]:,.2f}", (x[j] + 0.8, y[j]), fontsize=6.5, va="center",
+                            color=colour)  # fmt: skip
 
 
 def _rule_markers(
@@ -280,16 +295,31 @@ def forecast_overlay(ax: Axes, n: int, state: MarketState) -> None:
     ax.plot([last, edge], [state.latest.close] * 2, color="black", lw=0.6, ls=":")
     levels = sorted((lv for lv in state.key_levels if lv.kind != "range"), key=lambda v: v.price)
     low, high = ax.get_ylim()
-    gap = (high - low) * LABEL_GAP
-    placed: list[float] = []
-    for lv in levels:
-        ax.plot([last + 0.5, edge], [lv.price, lv.price], color="#616161", lw=0.8, ls="--")
-        y = max(lv.price, placed[-1] + gap) if placed else lv.price
-        placed.append(y)
-        ax.annotate(f"{lv.name} {lv.price:,.2f}", (edge, y), xytext=(4, 0),
-                    textcoords="offset points", fontsize=7.5, va="center",
-                    color="#303030")  # fmt: skip
+    ys = spread([lv.price for lv in levels], (high - low) * LABEL_GAP)
+    for lv, y in zip(levels, ys, strict=True):
+        colour = LEVEL_COLOUR.get(lv.name, "#616161")
+        ax.plot([last + 0.5, edge], [lv.price, lv.price], color=colour, lw=0.9, ls="--")
+        ax.annotate(f"{lv.name} {lv.price:,.2f}", (edge, lv.price), xytext=(edge + 1.5, y),
+                    textcoords="data", fontsize=7.5, va="center", color=colour,
+                    arrowprops={"arrowstyle": "-", "lw": 0.5, "color": colour,
+                                "shrinkA": 0, "shrinkB": 0})  # fmt: skip
     ax.set_xlim(-1, last + RANGE_SESSIONS + LABEL_SESSIONS)
+
+
+def spread(values: list[float], gap: float) -> list[float]:
+    """Label heights for ascending ``values``, each at least ``gap`` from its neighbours
+    and as close to its value as that allows (overlapping labels move apart evenly)."""
+    ys = list(values)
+    for _ in range(100):
+        moved = False
+        for i in range(1, len(ys)):
+            if ys[i] - ys[i - 1] < gap - 1e-9:
+                mid = (ys[i] + ys[i - 1]) / 2
+                ys[i - 1], ys[i] = mid - gap / 2, mid + gap / 2
+                moved = True
+        if not moved:
+            break
+    return ys
 
 
 def _gex_panel(ax: Axes, x: np.ndarray, ind: pd.DataFrame, state: MarketState) -> None:
