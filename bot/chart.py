@@ -62,7 +62,7 @@ def _serve(conn: Connection, render: Renderer) -> None:
             return
         try:
             reply: tuple[bool, bytes | str] = (True, render(history, state))
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, the worker lives on
+        except Exception as exc:  # reported to the parent; the worker lives on
             reply = (False, f"{type(exc).__name__}: {exc}")
         try:
             conn.send(reply)
@@ -79,7 +79,9 @@ class ChartWorker:
     :func:`render_chart`. Thread-safe: concurrent callers queue.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, render_fn: Renderer = render_chart) -> None:
+    def __init__(
+        self, timeout: float = DEFAULT_TIMEOUT, render_fn: Renderer = render_chart
+    ) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self.timeout = timeout
@@ -120,7 +122,9 @@ class ChartWorker:
             except (EOFError, OSError) as exc:
                 code = self._proc.exitcode if self._proc is not None else None
                 self._stop()
-                raise ChartError(f"the chart worker stopped unexpectedly (exit code {code})") from exc
+                raise ChartError(
+                    f"the chart worker stopped unexpectedly (exit code {code})"
+                ) from exc
         if not ok:
             raise ChartError(f"the chart could not be drawn: {payload}")
         assert isinstance(payload, bytes)

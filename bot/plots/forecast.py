@@ -341,9 +341,9 @@ def _gex_panel(ax: Axes, x: np.ndarray, ind: pd.DataFrame, state: MarketState) -
 def _guide(ax: Axes, level: float, colour: str, label: str, *, above: bool = False) -> None:
     """A dashed horizontal guide with its label at the right edge of the panel."""
     ax.axhline(level, color=colour, lw=0.8, ls="--")
-    ax.annotate(label, (1.0, level), xycoords=("axes fraction", "data"), xytext=(-3, 2 if above else -2),
-                textcoords="offset points", ha="right", va="bottom" if above else "top",
-                fontsize=7, color=colour)  # fmt: skip
+    ax.annotate(label, (1.0, level), xycoords=("axes fraction", "data"),
+                xytext=(-3, 2 if above else -2), textcoords="offset points", ha="right",
+                va="bottom" if above else "top", fontsize=7, color=colour)  # fmt: skip
 
 
 def _date_axis(ax: Axes, dates: pd.Index) -> None:
@@ -360,7 +360,7 @@ def _date_axis(ax: Axes, dates: pd.Index) -> None:
         fmt = "%Y-%m-%d"
 
     def label(value: float, _pos: int | None) -> str:
-        i = int(round(value))
+        i = round(value)
         return dates[i].strftime(fmt) if 0 <= i < n else ""
 
     ax.xaxis.set_major_formatter(FuncFormatter(label))
@@ -368,7 +368,10 @@ def _date_axis(ax: Axes, dates: pd.Index) -> None:
 
 def forecast_line(name: str, f: Forecast) -> str:
     """One line of the title box: the call, P(up) against the base rate, the 68% range."""
-    text = f"{name}: {f.call} ({f.confidence} confidence), P(up) {pct(f.prob_up, 1)} vs base {pct(f.base_rate, 1)}"
+    text = (
+        f"{name}: {f.call} ({f.confidence} confidence), "
+        f"P(up) {pct(f.prob_up, 1)} vs base {pct(f.base_rate, 1)}"
+    )
     band = None
     if f.move is not None:
         band = next((b for b in f.move.bands if abs(b.level - 0.68) < 0.01), None)
