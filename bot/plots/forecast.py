@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 
 DPI = 100
 UP, DOWN, GREY = "#26a69a", "#ef5350", "#9e9e9e"
-#: Sessions past the last bar: the 5-day range, then room for the level labels.
-RANGE_SESSIONS, LABEL_SESSIONS = 5, 16
+#: Sessions past the last bar for the 5-day range; then room for the level labels, as a
+#: share of the sessions shown (a label is about a ninth of the axis wide), at least 12.
+RANGE_SESSIONS, LABEL_SHARE, LABEL_MIN = 5, 0.13, 12
 #: Smallest vertical gap between two level labels, as a share of the price axis.
 LABEL_GAP = 0.03
 #: Gap between a bar's low (high) and its first marker, and between stacked markers,
@@ -303,7 +304,8 @@ def forecast_overlay(ax: Axes, n: int, state: MarketState) -> None:
                     textcoords="data", fontsize=7.5, va="center", color=colour,
                     arrowprops={"arrowstyle": "-", "lw": 0.5, "color": colour,
                                 "shrinkA": 0, "shrinkB": 0})  # fmt: skip
-    ax.set_xlim(-1, last + RANGE_SESSIONS + LABEL_SESSIONS)
+    labels = max(LABEL_MIN, int(np.ceil(LABEL_SHARE * (n + RANGE_SESSIONS))))
+    ax.set_xlim(-1, last + RANGE_SESSIONS + labels)
 
 
 def spread(values: list[float], gap: float) -> list[float]:
