@@ -6,10 +6,10 @@ inside :func:`render_chart`. Entry points:
 
 * :func:`render_chart` draws in this process: for one-shot commands (``iwm-analyst
   chart``) where the process ends right after.
-* :class:`ChartWorker` draws in one resident child process (spawned, not forked, so it
-  carries none of the bot's threads or sockets); the parent never loads matplotlib. A
-  drawing that outlives the deadline is killed with its process and raises
-  :class:`~engine.errors.ChartError`; the next drawing starts a fresh child.
+* :class:`ChartWorker` draws in one resident child process (a fresh interpreter, not a
+  fork, so it carries none of the bot's threads or sockets); the parent never loads
+  matplotlib. A drawing that outlives the deadline is killed with its process and
+  raises :class:`~engine.errors.ChartError`; the next drawing starts a fresh child.
 * :class:`ChartCache` keeps the PNG bytes of the last few states (key: as-of date and
   the data and playbook fingerprints) and draws each once, through a worker by default.
 """
@@ -17,18 +17,21 @@ inside :func:`render_chart`. Entry points:
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from bot.once import OnceCache
 from engine.errors import ChartError
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
-
     from engine.prepared import History, Prepared
     from engine.state import MarketState
 
@@ -52,20 +55,48 @@ def render_chart(history: History, state: MarketState) -> bytes:
     return render_png(history, state)
 
 
-def _serve(conn: Connection, render: Renderer) -> None:
-    """The worker's loop: ``(history, state)`` in, ``(True, png)`` or ``(False, why)``
-    out. It ends when the parent closes the pipe (or dies)."""
+_HEADER = struct.Struct(">Q")  # the byte length of the pickle that follows
+_WORKER_CODE = "from bot.chart import serve; serve()"
+
+
+def _frame(obj: object) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def serve() -> None:
+    """The worker's loop, run as ``python -c "from bot.chart import serve; serve()"``.
+
+    Reads framed pickles ``(render_fn, history, state)`` on stdin and answers each with
+    ``(True, png)`` or ``(False, why)`` on stdout; ends when stdin closes (the parent
+    closed the pipe or died). Stray prints go to stderr, never into the answers.
+    """
+    inp = sys.stdin.buffer
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     while True:
         try:
-            history, state = conn.recv()
-        except (EOFError, OSError):
+            (size,) = _HEADER.unpack(_read_exact(inp, _HEADER.size))
+            render_fn, history, state = pickle.loads(_read_exact(inp, size))
+        except EOFError:
             return
         try:
-            reply: tuple[bool, bytes | str] = (True, render(history, state))
+            reply: tuple[bool, bytes | str] = (True, render_fn(history, state))
         except Exception as exc:  # reported to the parent; the worker lives on
             reply = (False, f"{type(exc).__name__}: {exc}")
         try:
-            conn.send(reply)
+            out.write(_frame(reply))
+            out.flush()
         except OSError:
             return
 
@@ -73,10 +104,13 @@ def _serve(conn: Connection, render: Renderer) -> None:
 class ChartWorker:
     """Draws charts in one resident child process, one at a time, each under a deadline.
 
-    The child is started on the first :meth:`render` (or by :meth:`start`, to pay its
-    start-up before anyone waits) and serves every later one. ``render_fn`` must be a
-    module-level function (it is pickled to the child); the default is
-    :func:`render_chart`. Thread-safe: concurrent callers queue.
+    The child is a fresh interpreter running :func:`serve` (not a fork, and not
+    multiprocessing's spawn, which re-runs an unguarded ``__main__`` script in the
+    child), so it carries none of the bot's threads, sockets or state. It starts on the
+    first :meth:`render` (or :meth:`start`, to pay its start-up before anyone waits) and
+    serves every later one. ``render_fn`` must be a module-level function (it is
+    pickled by reference); the default is :func:`render_chart`. Thread-safe: concurrent
+    callers queue.
     """
 
     def __init__(
@@ -86,16 +120,14 @@ class ChartWorker:
             raise ValueError("timeout must be positive")
         self.timeout = timeout
         self._render_fn = render_fn
-        self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
-        self._proc: BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def pid(self) -> int | None:
         """The child's process id while it runs, else None."""
         proc = self._proc
-        return proc.pid if proc is not None and proc.is_alive() else None
+        return proc.pid if proc is not None and proc.poll() is None else None
 
     def start(self) -> None:
         """Start the child now (no-op when it runs)."""
@@ -109,25 +141,24 @@ class ChartWorker:
         the deadline passes (the child is then killed; the next call starts another).
         """
         with self._lock:
-            conn = self._ensure()
+            deadline = time.monotonic() + self.timeout
+            proc = self._ensure()
             try:
-                conn.send((history, state))
-                if not conn.poll(self.timeout):
-                    log.warning("chart worker %s passed %.1f s; killed", self.pid, self.timeout)
-                    self._stop()
-                    raise ChartError(
-                        f"the chart was not drawn within {self.timeout:g} s and was stopped"
-                    )
-                ok, payload = conn.recv()
-            except (EOFError, OSError) as exc:
-                code = self._proc.exitcode if self._proc is not None else None
+                self._send(proc, _frame((self._render_fn, history, state)), deadline)
+                ok, payload = self._receive(proc, deadline)
+            except TimeoutError:
+                log.warning("chart worker %s passed %.1f s; killed", proc.pid, self.timeout)
                 self._stop()
                 raise ChartError(
-                    f"the chart worker stopped unexpectedly (exit code {code})"
+                    f"the chart was not drawn within {self.timeout:g} s and was stopped"
+                ) from None
+            except (EOFError, OSError) as exc:
+                self._stop()
+                raise ChartError(
+                    f"the chart worker stopped unexpectedly (exit code {proc.returncode})"
                 ) from exc
-        if not ok:
-            raise ChartError(f"the chart could not be drawn: {payload}")
-        assert isinstance(payload, bytes)
+        if not ok or not isinstance(payload, bytes):
+            raise ChartError(f"the chart could not be drawn: {payload!s}")
         return payload
 
     def close(self) -> None:
@@ -135,29 +166,71 @@ class ChartWorker:
         with self._lock:
             self._stop()
 
-    def _ensure(self) -> Connection:
-        if self._proc is not None and self._conn is not None and self._proc.is_alive():
-            return self._conn
+    @staticmethod
+    def _send(proc: subprocess.Popen[bytes], data: bytes, deadline: float) -> None:
+        assert proc.stdin is not None
+        fd = proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise TimeoutError
+            view = view[os.write(fd, view) :]
+
+    @staticmethod
+    def _receive(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bool, bytes | str]:
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        buf = bytearray()
+        size: int | None = None
+        while size is None or len(buf) < _HEADER.size + size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                proc.poll()
+                raise EOFError
+            buf += chunk
+            if size is None and len(buf) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(buf)
+        reply: tuple[bool, bytes | str] = pickle.loads(bytes(buf[_HEADER.size :]))
+        return reply
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
         self._stop()
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(
-            target=_serve, args=(child, self._render_fn), name="chart-worker", daemon=True
+        # The child sees this process's import path, so render_fn's module imports there.
+        path = os.pathsep.join(p for p in sys.path if p)
+        env = {**os.environ, "PYTHONPATH": path}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            bufsize=0,
+            close_fds=True,
         )
-        proc.start()
-        child.close()
-        self._proc, self._conn = proc, parent
+        assert proc.stdin is not None
+        os.set_blocking(proc.stdin.fileno(), False)
+        self._proc = proc
         log.info("chart worker started (pid %s)", proc.pid)
-        return parent
+        return proc
 
     def _stop(self) -> None:
-        conn, proc = self._conn, self._proc
-        self._conn = self._proc = None
-        if conn is not None:
-            conn.close()
-        if proc is not None:
-            if proc.is_alive():
-                proc.kill()
-            proc.join(timeout=5)
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
+            log.error("chart worker %s did not exit after SIGKILL", proc.pid)
 
 
 class ChartCache:

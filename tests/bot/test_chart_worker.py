@@ -158,3 +158,30 @@ def test_the_cache_draws_each_state_once_and_keeps_a_few(
         with pytest.raises(ChartError):
             cache.get(prepared, failing)
     assert cache.worker is None
+
+
+def test_an_unguarded_main_script_is_not_run_again_by_the_worker(tmp_path: Path) -> None:
+    """A bot started from a script without ``if __name__ == "__main__"`` must not see
+    that script re-run in the worker (multiprocessing's spawn would run it again)."""
+    script = tmp_path / "run_bot.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            print("script body ran")
+            from bot.chart import ChartCache
+            from engine.build import prepare, state_at
+            from engine.demo import demo_dataset
+
+            prepared = prepare(demo_dataset())
+            cache = ChartCache()
+            print("png", len(cache.get(prepared, state_at(prepared))) > 50_000)
+            cache.close()
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["script body ran", "png True"]
+    assert "script body ran" not in done.stderr
