@@ -1,191 +1,261 @@
-"""The forecast chart: a PNG a trader would recognise.
+"""The forecast chart, drawn out of the bot's resident memory.
 
-Panels, top to bottom: price with Bollinger bands, SMA20/50/200, markers on the days
-rules fired (by tier) and the negative-GEX regime shaded, plus the zero-gamma flip and
-call/put walls when the state has them, the next-day and 5-day 68%/90% ranges as bars
-past the last session and the key levels labelled at the right edge; RSI(14) with the
-state's oversold, overbought and extreme guides; VIX with the high-VIX threshold; the
-dark-pool ratio with its threshold. Rendered with the Agg backend (no display needed).
+Importing this module does not import matplotlib (a test checks it in a fresh
+interpreter). The figure itself is built by :mod:`bot.plots.forecast`, imported only
+inside :func:`render_chart`. Entry points:
+
+* :func:`render_chart` draws in this process: for one-shot commands (``iwm-analyst
+  chart``) where the process ends right after.
+* :class:`ChartWorker` draws in one resident child process (a fresh interpreter, not a
+  fork, so it carries none of the bot's threads or sockets); the parent never loads
+  matplotlib. A drawing that outlives the deadline is killed with its process and
+  raises :class:`~engine.errors.ChartError`; the next drawing starts a fresh child.
+* :class:`ChartCache` keeps the PNG bytes of the last few states (key: as-of date and
+  the data and playbook fingerprints) and draws each once, through a worker by default.
 """
 
 from __future__ import annotations
 
-import io
-from typing import TYPE_CHECKING
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
-import numpy as np
+import logging
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, BinaryIO
 
 from bot.once import OnceCache
+from engine.errors import ChartError
 
 if TYPE_CHECKING:
     from engine.prepared import History, Prepared
     from engine.state import MarketState
 
-WIDTH_PX, HEIGHT_PX, DPI = 1200, 1000, 100
-TIER_MARKER = {1: "^", 2: "o", 3: "s"}
-#: Sessions past the last bar: the 5-day range, then room for the level labels; and how
-#: many sessions back the key-level lines start.
-RANGE_SESSIONS, LABEL_SESSIONS, LEVEL_SESSIONS = 5, 20, 25
-#: Smallest vertical gap between two level labels, as a share of the price axis.
-LABEL_GAP = 0.03
+log = logging.getLogger(__name__)
+
+#: Output size of :func:`render_chart`, pixels (kept here so callers need no matplotlib).
+WIDTH_PX, HEIGHT_PX = 1200, 1100
+#: Seconds a worker may take for one chart, its start-up (about 2 s) included.
+DEFAULT_TIMEOUT = 20.0
+#: Charts kept by :class:`ChartCache` (a PNG is about 150 KB).
+CACHE_SIZE = 8
+
+Renderer = Callable[["History", "MarketState"], bytes]
 
 
 def render_chart(history: History, state: MarketState) -> bytes:
-    """PNG bytes of the sessions in ``history`` (:meth:`engine.prepared.Prepared.history`)."""
-    ind, fires = history.bars, history.fires
-    x = ind.index
-    fig, axes = plt.subplots(
-        4,
-        1,
-        figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI),
-        dpi=DPI,
-        sharex=True,
-        gridspec_kw={"height_ratios": [4, 1.3, 1.3, 1.3]},
-    )
-    price, rsi_ax, vix_ax, dp_ax = axes
-    try:
-        title = f"{state.ticker} daily, as of {state.as_of}"
-        if state.synthetic:
-            title += "  (SYNTHETIC DEMO DATA)"
-        price.set_title(title, loc="left", fontsize=12, fontweight="bold")
-        price.fill_between(
-            x,
-            ind["bb_lower"],
-            ind["bb_upper"],
-            color="#9ecae1",
-            alpha=0.25,
-            label="Bollinger 20, 2σ",
+    """PNG bytes (WIDTH_PX x HEIGHT_PX) of the sessions in ``history``
+    (:meth:`engine.prepared.Prepared.history`), drawn in this process."""
+    from bot.plots.forecast import render_png
+
+    return render_png(history, state)
+
+
+_HEADER = struct.Struct(">Q")  # the byte length of the pickle that follows
+_WORKER_CODE = "from bot.chart import serve; serve()"
+
+
+def _frame(obj: object) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def serve() -> None:
+    """The worker's loop, run as ``python -c "from bot.chart import serve; serve()"``.
+
+    Reads framed pickles ``(render_fn, history, state)`` on stdin and answers each with
+    ``(True, png)`` or ``(False, why)`` on stdout; ends when stdin closes (the parent
+    closed the pipe or died). Stray prints go to stderr, never into the answers.
+    """
+    inp = sys.stdin.buffer
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    while True:
+        try:
+            (size,) = _HEADER.unpack(_read_exact(inp, _HEADER.size))
+            render_fn, history, state = pickle.loads(_read_exact(inp, size))
+        except EOFError:
+            return
+        try:
+            reply: tuple[bool, bytes | str] = (True, render_fn(history, state))
+        except Exception as exc:  # reported to the parent; the worker lives on
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        try:
+            out.write(_frame(reply))
+            out.flush()
+        except OSError:
+            return
+
+
+class ChartWorker:
+    """Draws charts in one resident child process, one at a time, each under a deadline.
+
+    The child is a fresh interpreter running :func:`serve` (not a fork, and not
+    multiprocessing's spawn, which re-runs an unguarded ``__main__`` script in the
+    child), so it carries none of the bot's threads, sockets or state. It starts on the
+    first :meth:`render` (or :meth:`start`, to pay its start-up before anyone waits) and
+    serves every later one. ``render_fn`` must be a module-level function (it is
+    pickled by reference); the default is :func:`render_chart`. Thread-safe: concurrent
+    callers queue.
+    """
+
+    def __init__(
+        self, timeout: float = DEFAULT_TIMEOUT, render_fn: Renderer = render_chart
+    ) -> None:
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self.timeout = timeout
+        self._render_fn = render_fn
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs, else None."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def start(self) -> None:
+        """Start the child now (no-op when it runs)."""
+        with self._lock:
+            self._ensure()
+
+    def render(self, history: History, state: MarketState) -> bytes:
+        """PNG bytes of the chart, drawn by the child within :attr:`timeout` seconds.
+
+        Raises :class:`ChartError` when the drawing fails, when the child dies, or when
+        the deadline passes (the child is then killed; the next call starts another).
+        """
+        with self._lock:
+            deadline = time.monotonic() + self.timeout
+            proc = self._ensure()
+            try:
+                self._send(proc, _frame((self._render_fn, history, state)), deadline)
+                ok, payload = self._receive(proc, deadline)
+            except TimeoutError:
+                log.warning("chart worker %s passed %.1f s; killed", proc.pid, self.timeout)
+                self._stop()
+                raise ChartError(
+                    f"the chart was not drawn within {self.timeout:g} s and was stopped"
+                ) from None
+            except (EOFError, OSError) as exc:
+                self._stop()
+                raise ChartError(
+                    f"the chart worker stopped unexpectedly (exit code {proc.returncode})"
+                ) from exc
+        if not ok or not isinstance(payload, bytes):
+            raise ChartError(f"the chart could not be drawn: {payload!s}")
+        return payload
+
+    def close(self) -> None:
+        """Stop the child (a later :meth:`render` starts a new one)."""
+        with self._lock:
+            self._stop()
+
+    @staticmethod
+    def _send(proc: subprocess.Popen[bytes], data: bytes, deadline: float) -> None:
+        assert proc.stdin is not None
+        fd = proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [fd], [], remaining)[1]:
+                raise TimeoutError
+            view = view[os.write(fd, view) :]
+
+    @staticmethod
+    def _receive(proc: subprocess.Popen[bytes], deadline: float) -> tuple[bool, bytes | str]:
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        buf = bytearray()
+        size: int | None = None
+        while size is None or len(buf) < _HEADER.size + size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                proc.poll()
+                raise EOFError
+            buf += chunk
+            if size is None and len(buf) >= _HEADER.size:
+                (size,) = _HEADER.unpack_from(buf)
+        reply: tuple[bool, bytes | str] = pickle.loads(bytes(buf[_HEADER.size :]))
+        return reply
+
+    def _ensure(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        self._stop()
+        # The child sees this process's import path, so render_fn's module imports there.
+        path = os.pathsep.join(p for p in sys.path if p)
+        env = {**os.environ, "PYTHONPATH": path}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            bufsize=0,
+            close_fds=True,
         )
-        price.plot(x, ind["close"], color="black", lw=1.4, label="close")
-        for col, color in (("sma20", "#3182bd"), ("sma50", "#e6550d"), ("sma200", "#756bb1")):
-            if ind[col].notna().any():
-                price.plot(x, ind[col], color=color, lw=1.0, label=col.upper())
-        negative = (ind["gex"] < 0).to_numpy()
-        if negative.any():
-            lo, hi = float(ind["low"].min()), float(ind["high"].max())
-            price.fill_between(
-                x, lo, hi, where=negative, color="#d73027", alpha=0.08, step="mid", label="GEX < 0"
-            )
-        gex = state.regime.gex
-        for level, label, style in (
-            (gex.flip_level, "zero-gamma flip", ":"),
-            (gex.call_wall, "call wall", "--"),
-            (gex.put_wall, "put wall", "-."),
-        ):
-            if level is not None:
-                price.axhline(level, color="#636363", ls=style, lw=1.0, label=label)
-        colors = plt.get_cmap("tab10")
-        for k, rule in enumerate(state.rules):
-            hits = fires[rule.name].to_numpy(dtype=bool) if rule.name in fires else None
-            if hits is None or not hits.any():
-                continue
-            # Stack markers below the bar so rules firing on the same day stay visible.
-            y = ind["low"].to_numpy()[hits] * (1 - 0.007 * (k + 1))
-            price.scatter(
-                x[hits],
-                y,
-                marker=TIER_MARKER.get(rule.tier, "x"),
-                color=colors(k),
-                s=22,
-                zorder=5,
-                label=f"T{rule.tier} {rule.name}",
-            )
-        forecast_overlay(price, x, state)
-        price.legend(loc="upper left", fontsize=7, ncol=3, framealpha=0.8)
-        price.grid(alpha=0.3)
+        assert proc.stdin is not None
+        os.set_blocking(proc.stdin.fileno(), False)
+        self._proc = proc
+        log.info("chart worker started (pid %s)", proc.pid)
+        return proc
 
-        rsi_ax.plot(x, ind["rsi14"], color="#54278f", lw=1.0)
-        prm = state.params
-        guides = ((prm.rsi_overbought, "#e6550d"), (prm.rsi_oversold, "#31a354"),
-                  (prm.rsi_extreme, "#a50f15"))  # fmt: skip
-        for level, color in guides:
-            rsi_ax.axhline(level, color=color, lw=0.8, ls="--")
-        rsi_ax.set_ylim(0, 100)
-        rsi_ax.set_ylabel("RSI(14)")
-
-        _series_panel(vix_ax, x, ind["vix"].to_numpy(), state.params.high_vix, "VIX", "#de2d26")
-        _series_panel(
-            dp_ax,
-            x,
-            ind["dark_pool"].to_numpy(),
-            state.params.dark_pool_threshold,
-            "dark-pool ratio",
-            "#2c7fb8",
-        )
-        for ax in axes[1:]:
-            ax.grid(alpha=0.3)
-        dates = mdates.DateFormatter("%Y-%m-%d")  # type: ignore[no-untyped-call]
-        dp_ax.xaxis.set_major_formatter(dates)
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI)
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
-
-
-def forecast_overlay(ax, x, state: MarketState) -> None:  # type: ignore[no-untyped-def]
-    """The next-day and 5-day 68%/90% ranges as bars past the last session, and the key
-    levels as lines labelled to the right of them (all figures from the state)."""
-    import pandas as pd
-
-    if len(x) == 0:
-        return
-    last = x[-1]
-    half = pd.Timedelta(days=1.4)
-    for f, color in ((state.tomorrow, "#1b9e77"), (state.next_5_days, "#7570b3")):
-        if f.move is None:
-            continue
-        at = last + pd.offsets.BDay(f.horizon)
-        for band in sorted(f.move.bands, key=lambda b: -b.level):
-            alpha = 0.3 if band.level > 0.8 else 0.7
-            ax.fill_between([at - half, at + half], band.price_low, band.price_high,
-                            color=color, alpha=alpha, lw=0)  # fmt: skip
-        ax.plot([], [], color=color, lw=6, alpha=0.6,
-                label=f"{f.horizon}-day 68% / 90% range")  # fmt: skip
-    edge = last + pd.offsets.BDay(RANGE_SESSIONS + 1)
-    ax.plot([last, edge], [state.latest.close] * 2, color="black", lw=0.6, ls=":")
-    levels = sorted((lv for lv in state.key_levels if lv.kind != "range"), key=lambda v: v.price)
-    start = x[max(len(x) - LEVEL_SESSIONS, 0)]
-    low, high = ax.get_ylim()
-    gap = (high - low) * LABEL_GAP
-    placed: list[float] = []
-    for lv in levels:
-        ax.plot([start, edge], [lv.price, lv.price], color="#636363", lw=0.7, ls="--")
-        y = max(lv.price, placed[-1] + gap) if placed else lv.price
-        placed.append(y)
-        label = f"{lv.name} {lv.price:,.2f}"
-        ax.annotate(label, (edge, y), xytext=(4, 0), textcoords="offset points",
-                    fontsize=7, va="center", color="#404040")  # fmt: skip
-    ax.set_xlim(right=last + pd.offsets.BDay(RANGE_SESSIONS + LABEL_SESSIONS))
-
-
-def _series_panel(ax, x, values: np.ndarray, threshold: float, label: str, color: str) -> None:  # type: ignore[no-untyped-def]
-    if np.isfinite(values).any():
-        ax.plot(x, values, color=color, lw=1.0)
-        ax.axhline(threshold, color="grey", lw=0.8, ls="--")
-    else:
-        ax.text(0.5, 0.5, f"no {label} data", transform=ax.transAxes, ha="center", va="center")
-    ax.set_ylabel(label)
+    def _stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
+            log.error("chart worker %s did not exit after SIGKILL", proc.pid)
 
 
 class ChartCache:
-    """Renders each (data, day) chart once; concurrent requests wait for that render.
+    """Draws each (data, day) chart once; concurrent requests wait for that drawing.
 
     A chart depends only on the data up to the as-of day, which ``inputs_hash`` and
-    ``playbook_version`` identify, so a morning of ``!forecast`` needs one render.
+    ``playbook_version`` fingerprint, so a morning of ``!forecast`` needs one drawing.
+    At most ``size`` PNGs are kept. ``renderer`` defaults to a :class:`ChartWorker`'s
+    :meth:`~ChartWorker.render`, so matplotlib stays out of this process; a failed or
+    timed-out drawing raises :class:`ChartError` and is not cached.
     """
 
-    def __init__(self, size: int = 8) -> None:
+    def __init__(self, size: int = CACHE_SIZE, renderer: Renderer | None = None) -> None:
         self._png: OnceCache[tuple[str, str, str], bytes] = OnceCache(size)
+        self.worker: ChartWorker | None = None
+        if renderer is None:
+            self.worker = ChartWorker()
+            renderer = self.worker.render
+        self._render = renderer
 
     def get(self, prepared: Prepared, state: MarketState) -> bytes:
         key = (state.inputs_hash, state.playbook_version, state.as_of.isoformat())
-        return self._png.get(key, lambda: render_chart(prepared.history(state.as_of), state))
+        return self._png.get(key, lambda: self._render(prepared.history(state.as_of), state))
+
+    def close(self) -> None:
+        """Stop the worker, if this cache started one."""
+        if self.worker is not None:
+            self.worker.close()

@@ -17,6 +17,8 @@ Who handles what:
 * :class:`ModelError` - the language-model service failed; callers fall back to the
   offline narrator, so users rarely see it.
 * :class:`UserInputError` - a chat message or command argument that cannot be acted on.
+* :class:`ChartError` - a chart could not be drawn (failed, or killed at its deadline);
+  front-ends send the report without it.
 """
 
 from __future__ import annotations
@@ -77,3 +79,7 @@ class UserInputError(AnalystError):
     """A command argument or chat message that cannot be acted on."""
 
     exit_code = 2
+
+
+class ChartError(AnalystError):
+    """A chart could not be drawn: the drawing failed or was stopped at its deadline."""

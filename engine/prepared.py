@@ -52,11 +52,15 @@ class History:
     (prices as traded in USD, volume in shares, VIX points, GEX in USD per 1% move,
     the dark-pool ratio, the moving averages, Bollinger bands and RSI(14)); NaN where a
     series or an indicator has no value. ``fires``: one boolean column per playbook rule
-    on the same index, True on the days the rule fired.
+    on the same index, True on the days the rule fired. ``levels``: the gamma levels of
+    the option-chain snapshots taken on days of the window (``flip_level``,
+    ``call_wall``, ``put_wall`` in USD, ``as_of`` the chain's ISO time), indexed by
+    those days only; None when the data has no chain snapshots.
     """
 
     bars: pd.DataFrame
     fires: pd.DataFrame
+    levels: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,7 +104,11 @@ class Prepared:
         end = as_of_row(self.dates, as_of) + 1
         start = max(end - sessions, 0)
         bars = self.ind.iloc[start:end][list(HISTORY_COLUMNS)].copy()
-        return History(bars=bars, fires=self.fires.iloc[start:end].copy())
+        chain = self.dataset.gex_levels
+        levels = None
+        if chain is not None:
+            levels = chain[chain.index.isin(bars.index)].copy()
+        return History(bars=bars, fires=self.fires.iloc[start:end].copy(), levels=levels)
 
 
 def prepare(
