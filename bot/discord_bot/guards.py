@@ -121,6 +121,20 @@ def bot_can(*, embed: bool = False, attach: bool = False) -> Callable[[F], F]:
     return commands.check(predicate)
 
 
+def managers_only() -> Callable[[F], F]:
+    """Server channels only, for members with Manage Server: in that order, so a DM is
+    told it is a DM (``NoPrivateMessage``), not that a permission is missing."""
+
+    async def predicate(ctx: commands.Context[Any]) -> bool:
+        if ctx.guild is None:
+            raise commands.NoPrivateMessage()
+        if not ctx.permissions.manage_guild:
+            raise commands.MissingPermissions(["manage_guild"])
+        return True
+
+    return commands.check(predicate)
+
+
 #: A hint meant for whoever runs the bot: a CLI command, a flag, a setting, ``.env``.
 _OPERATOR = re.compile(
     r"iwm-analyst|(?<![\w-])--[a-z]|\b(?:OPENAI|IWM|DISCORD|LLM)_[A-Z0-9_]+\b|\.env\b"

@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.embeds import message_parts
@@ -77,6 +78,7 @@ class FollowupCog(commands.Cog):
     @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
         name="ask", description="Ask about today's signals and forecast", **COMMAND_OPTIONS
     )
+    @app_commands.describe(question="Your question about today's signals, forecast or levels")
     @rate_limited()
     async def ask(self, ctx: commands.Context[Any], *, question: str) -> None:
         async with ctx.typing():

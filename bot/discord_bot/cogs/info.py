@@ -200,9 +200,11 @@ class InfoCog(commands.Cog):
 
 
 def is_manager(ctx: commands.Context[Any]) -> bool:
-    """True for a member with Manage Server in a server (not in a DM)."""
-    perms = getattr(ctx.author, "guild_permissions", None)
-    return ctx.guild is not None and perms is not None and bool(perms.manage_guild)
+    """True for a member with Manage Server in a server (not in a DM).
+
+    ``ctx.permissions`` is what Discord resolved for a slash command's user, and the
+    channel's permissions for a prefix command's author."""
+    return ctx.guild is not None and bool(ctx.permissions.manage_guild)
 
 
 def operator_notes(bot: AnalystBot, synthetic: bool) -> list[str]:

@@ -18,7 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.discord_bot.guards import post_permissions
+from bot.discord_bot.guards import managers_only, post_permissions
 from bot.discord_bot.persist import Schedule
 from bot.discord_bot.posting import MorningPoster
 from bot.discord_bot.scheduler import next_post
@@ -115,8 +115,8 @@ class ScheduleCog(commands.Cog):
     @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
         name="schedule", description="The morning forecast in this channel (Manage Server)"
     )
-    @commands.guild_only()
-    @commands.has_guild_permissions(manage_guild=True)
+    @managers_only()
+    @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.describe(
         state="on: post every NYSE trading day; off: stop. Leave empty to see the setting",
