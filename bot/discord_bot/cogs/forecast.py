@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHART_FILE = "iwm-forecast.png"
 #: The chart's name inside a forecast message (the embed shows ``attachment://`` it).
 CHART_NAME = "chart.png"
 
@@ -54,24 +53,6 @@ def forecast_with_chart(bot: AnalystBot, deadline: Deadline) -> tuple[Report, by
         log.debug("chart failure", exc_info=True)
     report = bot.service.forecast(req, source="discord", deadline=deadline)
     return report, png
-
-
-async def send_chart(
-    channel: discord.abc.Messageable,
-    png: bytes | None,
-    perms: PostPermissions,
-    filename: str = CHART_FILE,
-) -> discord.Message:
-    """The chart, or a one-line note saying why it is missing (a chart never fails a post)."""
-    if png is None:
-        return await channel.send(chart_note("it could not be drawn (see the log)"))
-    if not perms.attach:
-        return await channel.send(chart_note(NO_ATTACH))
-    try:
-        return await channel.send(file=discord.File(io.BytesIO(png), filename))
-    except discord.HTTPException as exc:
-        log.warning("chart upload failed: HTTP %s %s", exc.status, exc.text[:100])
-        return await channel.send(chart_note(f"the upload failed (HTTP {exc.status})"))
 
 
 def thread_name(state: MarketState) -> str:
