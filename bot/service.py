@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.narrator.answer import Answer
     from engine.audit import AuditTable
     from engine.dataset import Dataset
+    from engine.gex import GexResult
     from engine.prepared import Prepared
     from engine.walkforward import WalkForward
     from sources.ledger import Scorecard, Source
@@ -287,6 +288,25 @@ class AnalystService:
         else:
             narration = narrator.narrate(state)
         return make_report(state, narration)
+
+    def rule_names(self) -> tuple[tuple[str, str | None, int], ...]:
+        """(name, nickname, tier) of every playbook rule, as the playbook file has them."""
+        from engine.rules import load_playbook
+
+        return tuple(
+            (r.name, r.nickname, r.tier) for r in load_playbook(self.settings.playbook_path).rules
+        )
+
+    def chain_gex(self, path: Path) -> GexResult:
+        """Dealer gamma of the option chain in ``path`` (a saved chain JSON file)."""
+        from engine.gex import compute_gex
+        from sources.providers.chain import read_chain_file
+
+        snap = read_chain_file(path)
+        try:
+            return compute_gex(snap.contracts, snap.spot, snap.as_of)
+        except ValueError as exc:
+            raise InputDataError(f"the option chain cannot be used: {exc}") from exc
 
     # --- evidence (issue 3) ------------------------------------------------------------
     def audit(self, req: DataRequest, as_of: dt.date | None = None, seed: int = 0) -> AuditTable:

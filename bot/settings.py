@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(None, alias="DISCORD_TOKEN")
     discord_prefix: str = Field("!", alias="DISCORD_PREFIX")
     discord_data_csv: Path | None = Field(None, alias="DISCORD_DATA_CSV")
+    # A saved option chain (JSON) for GEX by expiry in ``gex``; unset: the stored figures.
+    discord_chain_file: Path | None = Field(None, alias="DISCORD_CHAIN_FILE")
     discord_schedule_time: str = Field("08:30", alias="DISCORD_SCHEDULE_TIME")
     discord_schedule_tz: str = Field("America/New_York", alias="DISCORD_SCHEDULE_TZ")
     discord_grace_minutes: int = Field(90, alias="DISCORD_GRACE_MINUTES", ge=0)

@@ -5,8 +5,10 @@ work runs in the bot's own pool of worker threads, so requests waiting on a slow
 never starve other commands of threads; each request carries a deadline made when it
 arrives (:meth:`AnalystBot.deadline`). Known errors (:class:`engine.errors.AnalystError`)
 become a short reply (and give back the user's cooldown when the input was at fault);
-a cooldown reply to a slash command is seen only by its user; anything else is logged
-with its traceback and the channel gets a generic apology, never the traceback.
+a failed check says its own reason (server only, the user's missing permission, the
+bot's missing permission); every such reply to a slash command is seen only by its user.
+Anything else is logged with its traceback and the user gets a generic apology, never
+the traceback.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import discord
 from discord.ext import commands
 
 from bot.chart import ChartCache
-from bot.discord_bot.guards import safe
+from bot.discord_bot.guards import permission_name, safe
 from bot.discord_bot.persist import BotState
 from bot.narrator.deadline import Deadline
 from bot.service import AnalystService, DataRequest
@@ -80,8 +82,13 @@ class AnalystBot(commands.Bot):
         self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="discord-work")
 
     async def setup_hook(self) -> None:
+        from bot.discord_bot.buttons import ForecastButton
+
         for name in EXTENSIONS:
             await self.load_extension(name)
+        # Buttons under forecasts posted before a restart keep working: their custom_id
+        # carries the action and the as-of day (see bot.discord_bot.buttons).
+        self.add_dynamic_items(ForecastButton)
         if self.sync_commands:
             # Registers the slash versions of the hybrid commands with Discord.
             synced = await self.tree.sync()
@@ -120,25 +127,45 @@ class AnalystBot(commands.Bot):
             return
         if isinstance(original, UserInputError) and ctx.command is not None:
             ctx.command.reset_cooldown(ctx)  # bad input does not cost the user a turn
+        text = self.error_text(ctx, error, original)
+        if text is None:
+            log.exception("command %s failed", ctx.command, exc_info=original)
+            text = "Something went wrong on my side; it has been logged. Please try again later."
+        try:
+            # Seen only by the user for a slash command; a plain reply for a prefix one.
+            await ctx.send(safe(text), ephemeral=True)
+        except discord.HTTPException as exc:  # e.g. the bot may not send here at all
+            log.warning("could not reply to %s in channel %s: HTTP %s", ctx.command,
+                        getattr(ctx.channel, "id", None), exc.status)  # fmt: skip
+
+    @staticmethod
+    def error_text(
+        ctx: commands.Context[Any], error: commands.CommandError, original: BaseException
+    ) -> str | None:
+        """The reply for a known failure, with its real reason; None for the unknown."""
+        name = ctx.command.qualified_name if ctx.command else "that command"
         if isinstance(original, AnalystError):
-            await ctx.send(safe(f"⚠️ {original}"))
-        elif isinstance(error, commands.CommandOnCooldown):
-            # Seen only by the user for a slash command; a short reply for a prefix one.
-            await ctx.send(
-                f"⏳ Please wait {error.retry_after:.0f} s before asking again.",
-                ephemeral=True,
+            return f"⚠️ {original}"
+        if isinstance(error, commands.CommandOnCooldown):
+            return f"⏳ Please wait {error.retry_after:.0f} s before asking again."
+        if isinstance(error, commands.NoPrivateMessage):
+            return f"🔒 `{name}` works only in a server channel, not in direct messages."
+        if isinstance(error, commands.BotMissingPermissions):
+            needed = " and ".join(permission_name(p) for p in error.missing_permissions)
+            return (
+                f"⚠️ I can't do that here: I need the {needed} permission in this channel. "
+                "A server manager can grant it in the channel's settings."
             )
-        elif isinstance(error, (commands.MissingPermissions, commands.CheckFailure)):
-            await ctx.send("🔒 That command needs the Manage Server permission.", ephemeral=True)
-        elif isinstance(error, (commands.UserInputError,)):
+        if isinstance(error, commands.MissingPermissions):
+            needed = " and ".join(permission_name(p) for p in error.missing_permissions)
+            return f"🔒 `{name}` needs the {needed} permission."
+        if isinstance(error, commands.CheckFailure):
+            return f"🔒 You can't use `{name}` here."
+        if isinstance(error, commands.UserInputError):
             usage = (
                 f"{ctx.clean_prefix}{ctx.command.qualified_name} {ctx.command.signature}"
                 if ctx.command
                 else ""
             )
-            await ctx.send(safe(f"⚠️ {error} Usage: `{usage.strip()}`"))
-        else:
-            log.exception("command %s failed", ctx.command, exc_info=original)
-            await ctx.send(
-                "Something went wrong on my side; it has been logged. Please try again later."
-            )
+            return f"⚠️ {error} Usage: `{usage.strip()}`"
+        return None

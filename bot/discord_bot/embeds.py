@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.discord_bot.guards import for_members, member_lines
 from bot.narrator.models import Report
 from bot.narrator.safety import discord_text
 from bot.views.fmt import num
@@ -58,7 +59,7 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def footer_text(state: MarketState) -> str:
-    stale = [w.text for w in state.warnings if w.code in _FOOTER_CODES]
+    stale = [for_members(w.text) for w in state.warnings if w.code in _FOOTER_CODES]
     parts = [f"Data as of {state.as_of}"]
     if state.synthetic:
         parts.append("SYNTHETIC DEMO DATA")
@@ -98,6 +99,18 @@ def message_parts(text: str, limit: int) -> list[str]:
     return parts
 
 
+def member_text(report: Report) -> str:
+    """The report as members read it: operator hints in notes and warnings left out
+    (a note that is nothing but a hint is dropped; the log has it in full)."""
+    from bot.views.report import render_report
+
+    state = report.state
+    warnings = tuple(w.model_copy(update={"text": for_members(w.text)}) for w in state.warnings)
+    shown = state.model_copy(update={"warnings": tuple(w for w in warnings if w.text)})
+    notes = tuple(n for n in (for_members(note) for note in report.notes) if n)
+    return member_lines(render_report(shown, report.narrative, notes))
+
+
 def report_embeds(report: Report) -> list[discord.Embed]:
     state = report.state
     title = (
@@ -105,7 +118,10 @@ def report_embeds(report: Report) -> list[discord.Embed]:
         f"{state.next_5_days.flavour} over 5 days"
     )
     return text_embeds(
-        title, report.text, colour=COLOURS[state.next_5_days.call], footer=footer_text(state)
+        title,
+        member_text(report),
+        colour=COLOURS[state.next_5_days.call],
+        footer=footer_text(state),
     )
 
 

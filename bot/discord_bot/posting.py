@@ -1,8 +1,11 @@
 """The morning post, delivered exactly once per channel and NYSE day.
 
-A post is one unit (:class:`~bot.discord_bot.persist.PostUnit`): the report embeds in
-one or more messages, then the chart (or a one-line note in its place). For each due
-channel, :meth:`MorningPoster.tick`:
+A post is one unit (:class:`~bot.discord_bot.persist.PostUnit`): the report embeds and a
+compact block of tomorrow's range and levels in one or more messages (the first with
+the forecast's buttons), then the chart (or a one-line note in its place); once
+delivered, a thread is opened on the first message for follow-ups where the bot may.
+The chart stays a part of its own here, so a failed upload never holds back the
+report it follows. For each due channel, :meth:`MorningPoster.tick`:
 
 1. checks the bot's permissions first: without Send Messages nothing can be said (the
    log says so once a day); without Embed Links the channel is told once a day and the
@@ -35,11 +38,19 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.discord_bot.cogs.forecast import NO_ATTACH, chart_note, forecast_with_chart
-from bot.discord_bot.embeds import batches, report_embeds
+from bot.discord_bot.buttons import forecast_view
+from bot.discord_bot.cogs.forecast import (
+    NO_ATTACH,
+    THREAD_INTRO,
+    chart_note,
+    forecast_with_chart,
+    thread_name,
+)
+from bot.discord_bot.embeds import COLOURS, batches, report_embeds
 from bot.discord_bot.guards import PostPermissions, post_permissions
 from bot.discord_bot.persist import LeaseLost, PostUnit
 from bot.discord_bot.scheduler import Decision, decide
+from bot.views.levels import levels_block
 from sources.calendar import is_trading_day
 
 if TYPE_CHECKING:
@@ -153,7 +164,26 @@ class MorningPoster:
         first = unit.sent.get(0)
         if first is not None:
             bot.state_db.remember_forecast(first, channel_id, bot.clock())
+            await self._open_thread(channel, unit, first, perms)
         return 1
+
+    async def _open_thread(
+        self, channel: Any, unit: PostUnit, first: int, perms: PostPermissions
+    ) -> None:
+        """A thread on the post for follow-ups, where the bot may open one (else none)."""
+        assert unit.parts is not None
+        name = unit.parts[0].get("thread")
+        if not name or not perms.threads or not hasattr(channel, "get_partial_message"):
+            return
+        try:
+            thread = await channel.get_partial_message(first).create_thread(
+                name=name, auto_archive_duration=1440
+            )
+            await thread.send(THREAD_INTRO)
+        except discord.HTTPException as exc:
+            log.info("no thread on the %s post: HTTP %s", unit.day, exc.status)
+            return
+        self.bot.state_db.remember_forecast(thread.id, thread.id, self.bot.clock())
 
     async def _report_missing(
         self, channel: Any, channel_id: int, day: dt.date, perms: PostPermissions, now: dt.datetime
@@ -203,10 +233,17 @@ class MorningPoster:
         await self._refresh(unit.day)
         report, png = await bot.run_blocking(forecast_with_chart, bot, bot.deadline())
         parts: list[dict[str, Any]] = []
-        for i, group in enumerate(batches(report_embeds(report))):
+        levels = discord.Embed(
+            title="Levels for the next session",
+            description=levels_block(report.state),
+            colour=COLOURS["Neutral"],
+        )
+        for i, group in enumerate(batches([*report_embeds(report), levels])):
             part: dict[str, Any] = {"kind": "embeds", "embeds": [e.to_dict() for e in group]}
             if i == 0:
                 part["content"] = morning_heading(unit.day)
+                part["day"] = report.state.as_of.isoformat()  # the buttons' day
+                part["thread"] = thread_name(report.state)
             parts.append(part)
         if png is None:
             parts.append({"kind": "text", "content": chart_note("it could not be drawn")})
@@ -222,7 +259,10 @@ class MorningPoster:
     ) -> discord.Message:
         if part["kind"] == "embeds":
             embeds = [discord.Embed.from_dict(e) for e in part["embeds"]]
-            return await channel.send(content=part.get("content"), embeds=embeds)
+            extra: dict[str, Any] = {}
+            if part.get("day"):
+                extra["view"] = forecast_view(dt.date.fromisoformat(part["day"]))
+            return await channel.send(content=part.get("content"), embeds=embeds, **extra)
         if part["kind"] == "chart":
             if unit.chart is None:
                 return await channel.send(chart_note("it could not be drawn"))

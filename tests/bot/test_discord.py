@@ -32,10 +32,41 @@ from bot.settings import Settings, load_settings
 NOW = dt.datetime(2026, 1, 2, 14, 0, tzinfo=dt.UTC)
 
 
+def _read_multipart_payloads() -> None:
+    """Let dpytest see the embeds of a message sent with files.
+
+    discord.py sends such a message as multipart, its JSON in the ``payload_json`` part
+    (as Discord receives it); dpytest 0.7 reads embeds from a plain payload only.
+    """
+    import json
+    import sys
+
+    from discord import http as dhttp
+    from discord.ext.test import backend
+
+    original = backend.FakeHttp.send_message
+    if getattr(original, "reads_multipart", False):
+        return
+
+    async def send_message(self: Any, channel_id: int, *, params: dhttp.MultipartParameters) -> Any:
+        # dpytest reads the channel from its caller's locals: hand them on unchanged.
+        channel = sys._getframe(1).f_locals.get("channel")  # noqa: F841
+        if params.payload is None and params.multipart:
+            part = next(p for p in params.multipart if p.get("name") == "payload_json")
+            params = dhttp.MultipartParameters(
+                json.loads(part["value"]), params.multipart, params.files
+            )
+        return await original(self, channel_id, params=params)
+
+    send_message.reads_multipart = True  # type: ignore[attr-defined]
+    backend.FakeHttp.send_message = send_message  # type: ignore[method-assign]
+
+
 async def start_bot(
     settings: Settings, service: AnalystService | None = None, *, members: int = 1
 ) -> AnalystBot:
     """A bot wired to dpytest's simulated Discord (no network), scheduler off."""
+    _read_multipart_payloads()
     client = AnalystBot(
         settings,
         service or wiring.service(settings, clock=lambda: NOW),
@@ -92,9 +123,14 @@ async def test_forecast_sends_embeds_chart_and_footer(bot: AnalystBot) -> None:
     text = "".join(e.description or "" for m in with_embeds for e in m.embeds)
     assert "Immediate (Tomorrow)" in text and "SYNTHETIC DEMO DATA" in text
     assert "Range (tomorrow)" in text and "Key Levels (Tomorrow)" in text
-    chart = messages[-1].attachments
-    assert chart and chart[0].filename == "iwm-forecast.png"
-    assert bot.state_db.is_forecast_message(with_embeds[0].id)
+    first = with_embeds[0]
+    # the chart is the first message's image, uploaded with it
+    assert [a.filename for a in first.attachments] == ["chart.png"]
+    assert first.embeds[-1].image.url == "attachment://chart.png"
+    assert sum(1 for m in messages if m.attachments) == 1
+    assert bot.state_db.is_forecast_message(first.id)
+    # operator hints stay out of what members read
+    assert "iwm-analyst" not in text and "OPENAI_API_KEY" not in text and "--csv" not in text
 
 
 async def test_signals_and_explain(bot: AnalystBot) -> None:

@@ -1,30 +1,43 @@
-"""``signals``, ``explain``, ``audit``, ``scorecard``, ``status`` and ``help``."""
+"""``signals``, ``explain``, ``gex``, ``audit``, ``scorecard``, ``status`` and ``help``."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
+import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.embeds import split_text, text_embeds
-from bot.discord_bot.guards import COMMAND_OPTIONS, rate_limited, safe
+from bot.discord_bot.guards import COMMAND_OPTIONS, bot_can, for_members, rate_limited, safe
 from bot.narrator.safety import escape_structure
 from bot.views import tables
-from engine.errors import UserInputError
+from bot.views.levels import gex_lines
+from engine.errors import AnalystError, UserInputError
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import AnalystBot
+    from engine.gex import GexResult
+
+log = logging.getLogger(__name__)
+
+#: Discord shows at most 25 autocomplete choices.
+MAX_CHOICES = 25
 
 HELP = """\
 `{p}forecast` - the forecast for tomorrow and the next 5 days, with a chart
 `{p}ask <question>` - a follow-up question (or reply to a forecast message)
 `{p}signals` - every rule, whether it fires today and why
 `{p}explain <rule>` - what a rule means, today's values, its measured record
+`{p}gex` - net GEX and its series, flip, call/put walls, expected move
 `{p}audit` - each playbook claim against its measured record
 `{p}scorecard` - the live track record of past forecasts
 `{p}chart` - the chart alone
-`{p}status` - data freshness, model in use, token use, next scheduled post
-`{p}schedule [on|off] [HH:MM] [time zone]` - the morning post here (Manage Server)
+`{p}status` - data freshness, next scheduled post (managers also see the setup)
+`{p}schedule [on|off] [HH:MM] [time zone]` - the morning post here (Manage Server);
+  with no argument it shows the current setting
+A forecast opens a thread for follow-ups and has buttons: signals, chart, levels, ask.
 Every figure is measured on the data in use. Not financial advice."""
 
 
@@ -54,19 +67,61 @@ class InfoCog(commands.Cog):
     @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
         name="explain", description="Explain one playbook rule", **COMMAND_OPTIONS
     )
+    @app_commands.describe(rule="A playbook rule, e.g. Golden_Setup (start typing to pick one)")
+    @bot_can(embed=True)
     @rate_limited()
     async def explain(self, ctx: commands.Context[Any], *, rule: str) -> None:
-        await ctx.defer()  # slash invocations must be answered within 3 s
         from bot.narrator.answer import find_rule, offline_answer
 
+        # Checked before deferring, so a slash user alone sees the mistake.
+        names = [n for n, _, _ in await self.bot.run_blocking(self.bot.service.rule_names)]
+        if ctx.interaction is not None and rule.strip().lower() not in {n.lower() for n in names}:
+            raise UserInputError(f"no rule called '{rule[:60]}'. Rules: {', '.join(names)}")
+        await ctx.defer()  # slash invocations must be answered within 3 s
         state = await self._state()
         found = find_rule(rule[:100], state)
         if found is None:
-            names = ", ".join(r.name for r in state.rules)
-            raise UserInputError(f"no rule called '{rule[:60]}'. Rules: {names}")
+            raise UserInputError(f"no rule called '{rule[:60]}'. Rules: {', '.join(names)}")
         text = offline_answer(found.name, state).text
         embeds = text_embeds(f"{found.name} (Tier {found.tier})", text)
         await ctx.send(embeds=embeds[:10])
+
+    @explain.autocomplete("rule")
+    async def rule_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Rule names from the playbook in use, matching what was typed (name or nickname)."""
+        typed = current.strip().lower()
+        rules = await self.bot.run_blocking(self.bot.service.rule_names)
+        out = []
+        for name, nickname, tier in rules:
+            if typed in name.lower() or (nickname and typed in nickname.lower()):
+                label = f"{name} (Tier {tier}{', ' + nickname if nickname else ''})"
+                out.append(app_commands.Choice(name=label[:100], value=name))
+        return out[:MAX_CHOICES]
+
+    @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
+        name="gex", description="Net GEX, flip, call/put walls, expected move", **COMMAND_OPTIONS
+    )
+    @rate_limited()
+    async def gex(self, ctx: commands.Context[Any]) -> None:
+        async with ctx.typing():
+            state = await self._state()
+            chain = await self._chain()
+        for part in _code("\n".join(gex_lines(state, chain))):
+            await ctx.send(part)
+
+    async def _chain(self) -> GexResult | None:
+        """The configured chain's GEX (DISCORD_CHAIN_FILE), or None; a bad file is logged
+        for the operator and the stored figures are shown."""
+        path = self.bot.settings.discord_chain_file
+        if path is None:
+            return None
+        try:
+            return await self.bot.run_blocking(self.bot.service.chain_gex, path)
+        except AnalystError as exc:
+            log.warning("DISCORD_CHAIN_FILE %s is not used: %s", path, exc)
+            return None
 
     @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
         name="audit", description="Playbook claims against measured records", **COMMAND_OPTIONS
@@ -108,13 +163,20 @@ class InfoCog(commands.Cog):
         bot = self.bot
         state = await self._state()
         settings = bot.settings
+        manager = is_manager(ctx)
         model = settings.openai_model if settings.openai_api_key else "offline template"
         lines = [f"data as of {state.as_of}" + (" (synthetic demo)" if state.synthetic else "")]
         for p in state.provenance:
             age = f", {p.stale_days} trading days old" if (p.stale_days or 0) > 1 else ""
             lines.append(f"  {p.series}: {p.source}, last {p.last_date}{age}")
         lines.append(f"narrator: {model}")
-        if settings.openai_api_key:
+        for w in state.warnings:
+            text = w.text if manager else for_members(w.text)
+            if text:
+                lines.append(f"  warning: {text}")
+        if manager:
+            lines.extend(f"  setup: {note}" for note in operator_notes(bot, state.synthetic))
+        if settings.openai_api_key and manager:
             from bot.narrator.cache import ReplyCache
 
             cache = ReplyCache(settings.database)
@@ -135,6 +197,32 @@ class InfoCog(commands.Cog):
     @commands.hybrid_command(name="help", description="What this bot can do")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def help(self, ctx: commands.Context[Any]) -> None:
         await ctx.send(HELP.format(p=self.bot.settings.discord_prefix))
+
+
+def is_manager(ctx: commands.Context[Any]) -> bool:
+    """True for a member with Manage Server in a server (not in a DM).
+
+    ``ctx.permissions`` is what Discord resolved for a slash command's user, and the
+    channel's permissions for a prefix command's author."""
+    return ctx.guild is not None and bool(ctx.permissions.manage_guild)
+
+
+def operator_notes(bot: AnalystBot, synthetic: bool) -> list[str]:
+    """What whoever runs the bot may want to change; shown to managers only."""
+    from bot.narrator.factory import NO_KEY_NOTE
+
+    settings = bot.settings
+    notes = []
+    if settings.openai_api_key is None:
+        notes.append(NO_KEY_NOTE)
+    if synthetic:
+        notes.append(
+            "the bot shows the synthetic demo: run 'iwm-analyst update' (or set "
+            "DISCORD_DATA_CSV) to use real data"
+        )
+    if settings.discord_chain_file is None:
+        notes.append("set DISCORD_CHAIN_FILE to a saved option chain for GEX by expiry in gex")
+    return notes
 
 
 async def setup(bot: AnalystBot) -> None:
