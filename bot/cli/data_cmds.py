@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli.forecast_cmds import GEX_UNIT_CHOICES, parse_date
+from bot.cli.parsing import add_command
 from engine.errors import InputDataError, UserInputError
 from engine.series import SERIES
 from sources.urls import public_url
@@ -29,11 +30,13 @@ IMPORT_KINDS = (*SERIES, "chain")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "update",
         help="bring prices, VIX, FINRA dark pool and GEX up to date in the local store",
         description="Fetch every series from its public source into the local store "
         "(first run backfills FINRA history), then show how fresh each series is.",
+        examples=("update", "update --only prices --only vix", "update --backfill-years 1"),
     )
     p.add_argument(
         "--only", choices=KINDS, action="append", help="update only this series (repeatable)"
@@ -41,7 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--backfill-years", type=int, help="FINRA history on first run (default 3)")
     p.set_defaults(func=cmd_update)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "import",
         help="load your own files (prices, VIX, GEX, dark pool, FINRA, chains) into the store",
         description="Every FILE (or every file in a FOLDER) is read and validated first, "
@@ -50,6 +54,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the SPX stand-in), dark pool, FINRA CNMSshvol files, or an option-chain JSON "
         "(stored as an IWM GEX snapshot). Rows that differ from stored ones are not "
         "overwritten unless you pass --replace.",
+        examples=(
+            "import IWM.csv VIX_History.csv DIX.csv",
+            "import finra/            # a folder of CNMSshvol files",
+            "import IWM.csv --dry-run",
+        ),
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument(
@@ -73,11 +82,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "prune",
         help="remove stored rows dated after a day (default: the last completed session)",
         description="Delete every series' rows dated after --after (default: the latest "
         "completed NYSE session), e.g. future-dated rows an older version let in.",
+        examples=("prune --dry-run", "prune --after 2026-01-30"),
     )
     p.add_argument(
         "--after", type=parse_date, metavar="YYYY-MM-DD", help="keep rows up to this day"
@@ -85,12 +96,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--dry-run", action="store_true", help="count the rows; delete nothing")
     p.set_defaults(func=cmd_prune)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "gex",
         help="dealer gamma exposure, flip level and walls from the IWM option chain",
         description="Net GEX (USD per 1% move), the zero-gamma flip from a ±20% spot "
         "sweep, call/put walls and a by-expiry summary. Reads --chain FILE (CBOE "
         "delayed-quotes JSON or the repackaged layout) or fetches CBOE's chain.",
+        examples=("gex", "gex --chain iwm_chain.json --plot gamma.png", "gex --save --json"),
     )
     p.add_argument("--chain", type=Path, help="a saved chain JSON instead of fetching")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.forecast_cmds import add_data_options, data_request
+from bot.cli.parsing import add_command
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -15,14 +16,42 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p = add_command(
+        sub,
+        "bot",
+        help="run the Discord bot (needs DISCORD_TOKEN)",
+        description="Log in to Discord with DISCORD_TOKEN (from the environment or a .env "
+        "file) and serve the commands (!forecast, /ask, ...) until stopped with Ctrl-C. "
+        "See the README, 'Discord set-up'.",
+        examples=("bot", "bot -v                 # log connection events"),
+    )
     p.set_defaults(func=cmd_bot)
 
-    p = sub.add_parser("chat", help="the bot's commands in this terminal")
+    p = add_command(
+        sub,
+        "chat",
+        help="the bot's commands in this terminal",
+        description="An interactive prompt with the Discord bot's commands (forecast, "
+        "signals, explain RULE, gex, levels, chart, status, audit, scorecard, help, quit; "
+        "with or without '!' or '/'); any other line is a question. Up and Down recall "
+        "earlier lines. Reads piped input too.",
+        examples=(
+            "chat --demo",
+            "chat                   # the local store",
+            "echo signals | iwm-analyst chat --demo",
+        ),
+    )
     add_data_options(p, as_of=False)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("chart", help="write the forecast chart as a PNG")
+    p = add_command(
+        sub,
+        "chart",
+        help="write the forecast chart as a PNG",
+        description="The price chart with the fired signals, RSI, VIX, the forecast ranges "
+        "and the key levels, written as a PNG.",
+        examples=("chart --demo -o iwm.png", "chart --csv IWM.csv --as-of 2024-08-05 -o aug5.png"),
+    )
     add_data_options(p)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     p.set_defaults(func=cmd_chart)
