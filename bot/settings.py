@@ -156,7 +156,7 @@ def load_settings(**overrides: object) -> Settings:
     the later file wins); bad values become ConfigError."""
     files = env_files()
     try:
-        return Settings(_env_file=files or None, **overrides)  # type: ignore[arg-type,call-arg]
+        return Settings(_env_file=files or None, **overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
