@@ -81,6 +81,12 @@ def _configure_logging(verbosity: int, default_level: str) -> None:
     if verbosity < 2:
         for name in CHATTY_LOGGERS:
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
+        # The bot has no voice features: discord.py's start-up notes about them are noise.
+        logging.getLogger("discord.client").addFilter(_no_voice_notes)
+
+
+def _no_voice_notes(record: logging.LogRecord) -> bool:
+    return "voice will NOT be supported" not in record.getMessage()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,12 +10,15 @@ import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.cli.forecast_cmds import GEX_UNIT_CHOICES, parse_date
 from bot.cli.parsing import add_command
 from engine.errors import InputDataError, UserInputError
 from engine.series import SERIES
 from sources.urls import public_url
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -127,12 +130,14 @@ def cmd_update(
     from bot.wiring import open_store, providers
     from sources.update import SERIES_ORDER, update
 
-    console = Console()
+    console = Console(highlight=False)
     wanted = tuple(s for s in SERIES_ORDER if not args.only or s in args.only)
     years = settings.backfill_years if args.backfill_years is None else args.backfill_years
     if years < 1:
         raise UserInputError("--backfill-years must be at least 1")
-    day = today or dt.date.today()
+    # The day is New York's (the exchange's), not this machine's.
+    now = None if today else dt.datetime.now(dt.UTC)
+    day = today or now.astimezone(NEW_YORK).date()  # type: ignore[union-attr]
     with open_store(settings) as store:
         bar = Progress(
             "[progress.description]{task.description}",
@@ -158,19 +163,21 @@ def cmd_update(
                 ticker=settings.ticker,
                 backfill_years=years,
                 series=wanted,
-                now=None if today else dt.datetime.now(dt.UTC),
+                now=now,
                 deadline_seconds=settings.update_deadline_seconds,
             )
     console.print(freshness_table(report))
     for r in report.results:
         if r.error:
-            console.print(f"  [red]{r.series} failed:[/red] {r.error}", highlight=False)
+            console.print(f"  {r.series} failed: {r.error}", markup=False, style="red")
         if r.note:
-            console.print(f"  {r.series}: {r.note}", highlight=False)
+            console.print(f"  {r.series}: {r.note}", markup=False)
+    for line in report.summary():
+        style = "red" if line.startswith(("failed", "nothing")) and not report.ok else None
+        console.print(line, markup=False, style=style)
     if not report.ok:
         console.print(
-            f"[red]{len(report.failed)} source(s) failed[/red]; the others were updated. "
-            "Run again later, or load your own files with 'iwm-analyst import'."
+            "Run again later, or load your own files with 'iwm-analyst import'.", markup=False
         )
     return 0 if report.ok else 1
 
@@ -178,7 +185,7 @@ def cmd_update(
 def freshness_table(report: UpdateReport) -> Any:
     from rich.table import Table
 
-    table = Table(title=f"Store after update (last NYSE session {report.last_session})")
+    table = Table(title=f"Store after update ({report.session})")
     for col in ("series", "source", "rows changed", "last date", "behind", "status"):
         table.add_column(col)
     for r in report.results:

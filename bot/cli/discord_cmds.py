@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,8 @@ from engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,11 +66,43 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
             "DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put "
             "its token in .env (see README, 'Discord set-up')"
         )
+    import aiohttp
+    import discord
+
     from bot import wiring
 
     bot = wiring.discord_bot(settings)
-    bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    try:
+        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    except discord.LoginFailure as exc:
+        raise ConfigError(
+            "Discord refused DISCORD_TOKEN: copy the bot's token again from the developer "
+            "portal into .env"
+        ) from exc
+    except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+        # No network, DNS failure, a proxy or firewall: one line, the details at DEBUG.
+        log.debug("cannot reach Discord", exc_info=True)
+        print(
+            f"error: cannot reach Discord ({connection_reason(exc)}): check the network",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def connection_reason(exc: BaseException) -> str:
+    """A short reason for a failed connection, without the library's internals."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve {exc.host}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error.strerror or type(exc.os_error).__name__
+        return f"{exc.host}:{exc.port}: {cause.lower()}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
