@@ -54,7 +54,7 @@ _ADVICE = re.compile(
 _FORECAST = re.compile(
     r"\b(forecast|call|tomorrow|next (5|five) days|week|outlook|bullish|bearish)\b", re.I
 )
-_INDICATORS = re.compile(r"\b(rsi|vix|gex|gamma|dark ?pool|trend|indicator|close|price)\b", re.I)
+_INDICATORS = re.compile(r"\b(rsi|vix|gex|gamma|dark ?pool|trend|indicators?|close|price)\b", re.I)
 
 
 class RejectedAnswer(ModelError):
