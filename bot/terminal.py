@@ -31,6 +31,10 @@ VERDICT_STYLE = {
 }
 
 
+#: The widest a table's first (label) column is kept whole, in characters.
+LABEL_MAX = 26
+
+
 def console(file: IO[str] | None = None) -> Console:
     """A console sized to the terminal, writing to ``file`` (default stdout)."""
     from rich.console import Console
@@ -43,11 +47,18 @@ def _stack(text: str) -> str:
     return text.replace(" (", "\n(")
 
 
-def rich_table(table: TextTable, *, compact: bool = False, stacked: bool = False) -> Table:
+def rich_table(
+    table: TextTable,
+    *,
+    compact: bool = False,
+    stacked: bool = False,
+    label_width: int | None = None,
+) -> Table:
     """``table`` as a rich Table (verdicts coloured); long cells fold in their column.
 
     ``compact`` keeps only the columns marked compact; ``stacked`` puts each cell's
-    parenthesised part (a confidence interval) on a second line.
+    parenthesised part (a confidence interval) on a second line; ``label_width`` fixes
+    the width of the first column when it holds row labels (longer labels fold).
     """
     from rich import box
     from rich.markup import escape
@@ -56,9 +67,12 @@ def rich_table(table: TextTable, *, compact: bool = False, stacked: bool = False
     keep = table.keep(compact)
     fit = _stack if stacked else str
     t = Table(title=table.title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    for i in keep:
+    for k, i in enumerate(keep):
         c = table.columns[i]
-        t.add_column(fit(c.name), justify=c.align, overflow="fold")
+        fixed = label_width if k == 0 and c.align == "left" else None
+        t.add_column(
+            fit(c.name), justify=c.align, overflow="fold", min_width=fixed, max_width=fixed
+        )
     verdict = next((i for i, c in enumerate(table.columns) if c.name == "verdict"), None)
     for row in table.rows:
         cells = {i: escape(fit(row[i])) for i in keep}
@@ -82,6 +96,14 @@ def fitted_table(out: Console, table: TextTable) -> tuple[Table, bool]:
         if out.measure(candidate, options=options).maximum <= out.width:
             return candidate, compact
     compact, stacked = layouts[-1]
+    # Row labels (rule names) as whole as the other columns' minimums allow.
+    first = table.keep(compact)[0]
+    widest = max((len(row[first]) for row in table.rows), default=1)
+    for width in range(min(widest, LABEL_MAX), 3, -1):
+        narrowest = rich_table(table, compact=compact, stacked=stacked, label_width=width)
+        # rich's shrinking is not exact at the very minimum: keep two columns spare.
+        if out.measure(narrowest, options=options).minimum <= out.width - 2:
+            return narrowest, compact
     return rich_table(table, compact=compact, stacked=stacked), compact
 
 
