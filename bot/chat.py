@@ -119,7 +119,7 @@ class ChatShell(cmd.Cmd):
         try:
             return super().onecmd(line)
         except AnalystError as err:
-            self.out.print(f"error: {err}", markup=False, style="red")
+            self.out.print(f"error: {err}", markup=False, style="red", soft_wrap=True)
         except KeyboardInterrupt:
             self.out.print("(cancelled)", style="dim")
         except Exception:
@@ -211,7 +211,8 @@ class ChatShell(cmd.Cmd):
             path.write_bytes(png)
         except OSError as exc:
             raise UserInputError(f"cannot write {path}: {exc.strerror}") from exc
-        self.out.print(f"chart written to {path.resolve()} ({len(png):,} bytes)", markup=False)
+        written = f"chart written to {path.resolve()} ({len(png):,} bytes)"
+        self.out.print(written, markup=False, soft_wrap=True)  # a path is never broken
         return False
 
     def do_status(self, arg: str) -> bool:
