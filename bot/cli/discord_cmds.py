@@ -97,8 +97,11 @@ def connection_reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return f"cannot resolve {exc.host}"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        cause = exc.os_error.strerror or type(exc.os_error).__name__
-        return f"{exc.host}:{exc.port}: {cause.lower()}"
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            cause = "connection refused"
+        else:
+            cause = (exc.os_error.strerror or type(exc.os_error).__name__).lower()
+        return f"{exc.host}:{exc.port}: {cause}"
     if isinstance(exc, TimeoutError):
         return "timed out"
     text = str(exc).strip() or type(exc).__name__
