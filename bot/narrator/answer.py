@@ -230,7 +230,7 @@ def unknown_text(state: MarketState, model_failure: BaseException | None = None)
     else:
         key = "model_rejected" if isinstance(model_failure, RejectedAnswer) else "model_failed"
         why = p[key].format(reason=describe_failure(model_failure))
-    return f"{p['can_ask'].format(as_of=state.as_of)}\n{why}"
+    return f"{p['can_ask'].format(as_of=state.as_of)}\n\n{why}"
 
 
 def policy_answer(question: str) -> Answer | None:
