@@ -103,11 +103,36 @@ class SeriesUpdate:
 
     @property
     def reason(self) -> str:
-        """Why it failed, in one phrase (the error's first clause), or ''."""
-        if self.error is None:
-            return ""
-        first = re.split(r"; |\. ", self.error.strip(), maxsplit=1)[0].rstrip(".")
-        return first if len(first) <= REASON_CHARS else first[: REASON_CHARS - 3] + "..."
+        """Why it failed, in one phrase, or '' (the full text is in ``error``)."""
+        return failure_phrase(self.error) if self.error is not None else ""
+
+
+#: Known causes, most specific first: (pattern in the error text, the phrase shown).
+_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"name or service not known|name resolution|nodename nor servname", re.I),
+        "no network: the host name cannot be resolved",
+    ),
+    (re.compile(r"connection refused|connect call failed", re.I), "the connection was refused"),
+    (re.compile(r"another update is running|update lock", re.I), "another update is running"),
+    (re.compile(r"time limit", re.I), "the update's time limit had passed"),
+    (re.compile(r"timed? ?out|timeout", re.I), "the source timed out"),
+    (re.compile(r"\bHTTP (\d{3})\b"), "the source answered HTTP {0}"),
+    (re.compile(r"HTML page", re.I), "the source sent an HTML page instead of data"),
+)
+
+
+def failure_phrase(error: str) -> str:
+    """A failure in one phrase: a known cause ("no network: ..."), else the error's first
+    clause, cut at :data:`REASON_CHARS`."""
+    for pattern, phrase in _CAUSES:
+        found = pattern.search(error)
+        if found:
+            return phrase.format(*found.groups())
+    first = re.split(r"; |\. ", error.strip(), maxsplit=1)[0].rstrip(".")
+    if first.count("(") > first.count(")"):  # the clause ended inside a parenthesis
+        first = first[: first.rindex("(")].rstrip()
+    return first if len(first) <= REASON_CHARS else first[: REASON_CHARS - 3] + "..."
 
 
 def session_text(today: dt.date, now: dt.datetime | None) -> str:

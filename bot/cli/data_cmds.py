@@ -168,8 +168,8 @@ def cmd_update(
             )
     console.print(freshness_table(report))
     for r in report.results:
-        if r.error:
-            console.print(f"  {r.series} failed: {r.error}", markup=False, style="red")
+        if r.error:  # the whole message at -v; the summary below has it in one phrase
+            log.info("%s failed: %s", r.series, r.error)
         if r.note:
             console.print(f"  {r.series}: {r.note}", markup=False)
     for line in report.summary():
@@ -177,7 +177,9 @@ def cmd_update(
         console.print(line, markup=False, style=style)
     if not report.ok:
         console.print(
-            "Run again later, or load your own files with 'iwm-analyst import'.", markup=False
+            "Run again later (-v shows each error in full), or load your own files with "
+            "'iwm-analyst import'.",
+            markup=False,
         )
     return 0 if report.ok else 1
 

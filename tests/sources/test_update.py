@@ -14,7 +14,7 @@ from sources.providers.http import HttpConfig
 from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
 from sources.store import Store
-from sources.update import Providers, session_text, snapshot_day, update
+from sources.update import Providers, failure_phrase, session_text, snapshot_day, update
 from tests.sources.conftest import LoopbackServer, Reply, serve
 
 FIX = Path(__file__).parent / "fixtures"
@@ -178,7 +178,34 @@ def test_offline_update_says_nothing_was_updated(tmp_path: Path) -> None:
         "failed: dark_pool",
         "failed: gex",
     ]
-    assert all(len(line) < 130 for line in lines)  # one phrase each, not a traceback
+    assert all(line.endswith("(the connection was refused)") for line in lines[1:])
+    assert all(r.error and "refused" in r.error.lower() for r in report.failed)  # kept in full
+
+
+@pytest.mark.parametrize(
+    ("error", "phrase"),
+    [
+        (
+            "IWM prices: every source failed: IWM prices from Yahoo: gave up after 3 attempts "
+            "(network error: ConnectError: [Errno -2] Name or service not known)",
+            "no network: the host name cannot be resolved",
+        ),
+        (
+            "IWM option chain: HTTP 403 from https://cdn.example/x.json",
+            "the source answered HTTP 403",
+        ),
+        (
+            "not updated: the update's time limit had passed; run it again",
+            "the update's time limit had passed",
+        ),
+        (
+            "FINRA gave no usable file for any of the 3 new day(s) asked (a; b)",
+            "FINRA gave no usable file for any of the 3 new day(s) asked",
+        ),
+    ],
+)
+def test_failure_phrases(error: str, phrase: str) -> None:
+    assert failure_phrase(error) == phrase
 
 
 @pytest.mark.parametrize(
