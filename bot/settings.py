@@ -1,4 +1,9 @@
-"""Settings, read once at the entry point from the environment and ``.env``.
+"""Settings, read once at the entry point from the environment and ``.env`` files.
+
+Two ``.env`` files are read, the current folder's winning over the user's:
+``$XDG_CONFIG_HOME/iwm-analyst/.env`` (``~/.config/iwm-analyst/.env`` when
+``XDG_CONFIG_HOME`` is unset) and ``./.env``. Variables set in the environment win over
+both. :func:`env_files` says which of them exist (paths only, for ``status``).
 
 Secrets are ``SecretStr``: they are never logged and never echoed to a user. Every
 setting is listed, with its default, in ``.env.example``.
@@ -7,6 +12,7 @@ setting is listed, with its default, in ``.env.example``.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -17,6 +23,22 @@ from engine.errors import ConfigError
 from engine.state import EngineParams
 
 log = logging.getLogger(__name__)
+
+
+APP_NAME = "iwm-analyst"
+
+
+def user_env_file() -> Path:
+    """The user's ``.env``: ``$XDG_CONFIG_HOME/iwm-analyst/.env`` or ``~/.config/...``."""
+    base = os.environ.get("XDG_CONFIG_HOME", "").strip()
+    root = Path(base) if base else Path.home() / ".config"
+    return root / APP_NAME / ".env"
+
+
+def env_files() -> tuple[Path, ...]:
+    """The ``.env`` files that exist, lowest priority first (the user's, then ./.env)."""
+    candidates = (user_env_file(), Path(".env"))
+    return tuple(p for p in candidates if p.is_file())
 
 
 def _default_data_dir() -> Path:
@@ -132,13 +154,16 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment and ``.env``; bad values become ConfigError."""
+    """Read settings from the environment and the ``.env`` files (:func:`env_files`;
+    the later file wins); bad values become ConfigError."""
+    files = env_files()
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=files or None, **overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"invalid setting ({problems}); check your .env file") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the settings file .env: {exc}") from exc
+        names = ", ".join(str(p) for p in files) or ".env"
+        raise ConfigError(f"cannot read the settings file {names}: {exc}") from exc

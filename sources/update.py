@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -41,6 +43,7 @@ from engine.errors import AnalystError, ProviderError
 from engine.gex import average_dollar_volume, compute_gex, to_exchange_naive
 from engine.series import Series
 from sources.calendar import (
+    is_trading_day,
     last_completed_session,
     last_trading_day,
     trading_days,
@@ -67,6 +70,11 @@ FINRA_CHUNK = 40
 ADV_DAYS = 20
 #: How long an update waits for another one holding the store's update lock (seconds).
 LOCK_WAIT_SECONDS = 30.0
+NEW_YORK = ZoneInfo("America/New_York")
+#: NYSE's regular opening time (New York); closes come from the calendar (half days).
+NYSE_OPEN = dt.time(9, 30)
+#: A failure's reason is cut to its first clause, at most this many characters.
+REASON_CHARS = 90
 
 
 @dataclass(frozen=True)
@@ -93,12 +101,65 @@ class SeriesUpdate:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def reason(self) -> str:
+        """Why it failed, in one phrase, or '' (the full text is in ``error``)."""
+        return failure_phrase(self.error) if self.error is not None else ""
+
+
+#: Known causes, most specific first: (pattern in the error text, the phrase shown).
+_CAUSES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"name or service not known|name resolution|nodename nor servname", re.I),
+        "no network: the host name cannot be resolved",
+    ),
+    (re.compile(r"connection refused|connect call failed", re.I), "the connection was refused"),
+    (re.compile(r"another update is running|update lock", re.I), "another update is running"),
+    (re.compile(r"time limit", re.I), "the update's time limit had passed"),
+    (re.compile(r"timed? ?out|timeout", re.I), "the source timed out"),
+    (re.compile(r"\bHTTP (\d{3})\b"), "the source answered HTTP {0}"),
+    (re.compile(r"HTML page", re.I), "the source sent an HTML page instead of data"),
+)
+
+
+def failure_phrase(error: str) -> str:
+    """A failure in one phrase: a known cause ("no network: ..."), else the error's first
+    clause, cut at :data:`REASON_CHARS`."""
+    for pattern, phrase in _CAUSES:
+        found = pattern.search(error)
+        if found:
+            return phrase.format(*found.groups())
+    first = re.split(r"; |\. ", error.strip(), maxsplit=1)[0].rstrip(".")
+    if first.count("(") > first.count(")"):  # the clause ended inside a parenthesis
+        first = first[: first.rindex("(")].rstrip()
+    return first if len(first) <= REASON_CHARS else first[: REASON_CHARS - 3] + "..."
+
+
+def session_text(today: dt.date, now: dt.datetime | None) -> str:
+    """Which NYSE session the data can reach, said honestly for the time of day.
+
+    With ``now`` (tz-aware): the last session whose close has passed, and, on a trading
+    day before its close, that today's session has not opened yet or is still open.
+    Without it: the last trading day on or before ``today``.
+    """
+    if now is None:
+        return f"last NYSE session {last_trading_day(today)}"
+    done = last_completed_session(now)
+    local = now.astimezone(NEW_YORK)
+    text = f"last completed NYSE session {done}"
+    if is_trading_day(local.date()) and done < local.date():
+        state = "opens at 09:30 ET" if local.time() < NYSE_OPEN else "is open (not complete)"
+        text += f"; today's session ({local.date()}) {state}"
+    return text
+
 
 @dataclass
 class UpdateReport:
     today: dt.date
     last_session: dt.date
     results: list[SeriesUpdate] = field(default_factory=list)
+    #: The clock of the update (tz-aware), when the caller gave one.
+    now: dt.datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -107,6 +168,41 @@ class UpdateReport:
     @property
     def failed(self) -> list[SeriesUpdate]:
         return [r for r in self.results if not r.ok]
+
+    @property
+    def updated(self) -> list[SeriesUpdate]:
+        """Series that wrote new or changed rows."""
+        return [r for r in self.results if r.ok and r.changed > 0]
+
+    @property
+    def unchanged(self) -> list[SeriesUpdate]:
+        """Series whose source answered with nothing new."""
+        return [r for r in self.results if r.ok and r.changed == 0]
+
+    @property
+    def session(self) -> str:
+        """The session the data can reach, in words (see :func:`session_text`)."""
+        return session_text(self.today, self.now)
+
+    def summary(self) -> list[str]:
+        """What happened, exactly: which series were updated (rows), unchanged, failed
+        (and why, in one phrase); "nothing was updated" when nothing was."""
+        lines: list[str] = []
+        if self.updated:
+            parts = [
+                f"{r.series} ({r.changed:,} row{'s' * (r.changed != 1)})" for r in self.updated
+            ]
+            lines.append("updated: " + ", ".join(parts))
+        else:
+            lines.append("nothing was updated")
+        if self.unchanged:
+            lines.append(
+                "unchanged (no new data from the source): "
+                + ", ".join(r.series for r in self.unchanged)
+            )
+        for r in self.failed:
+            lines.append(f"failed: {r.series} ({r.reason})")
+        return lines
 
 
 def update(
@@ -158,7 +254,13 @@ def update(
                 )
             return report
     except UpdateBusy as busy:
-        report = UpdateReport(today=today, last_session=last_trading_day(today))
+        report = UpdateReport(
+            today=today,
+            last_session=last_completed_session(now)
+            if now is not None
+            else last_trading_day(today),
+            now=now,
+        )
         for name in series:
             info = store.info(name, ticker)
             report.results.append(
@@ -184,7 +286,11 @@ def _update(
     a session still trading is left out. Without it, bars up to ``today`` are kept.
     """
     session = last_trading_day(today)
-    report = UpdateReport(today=today, last_session=session)
+    report = UpdateReport(
+        today=today,
+        last_session=last_completed_session(now) if now is not None else session,
+        now=now,
+    )
     steps: dict[Series, Callable[[], tuple[str | None, int, str | None]]] = {
         "prices": lambda: _prices(
             store, providers.prices, today, ticker, last_completed_session(now) if now else today
@@ -214,7 +320,8 @@ def _update(
             log.debug("update of %s failed", name, exc_info=True)
             error = f"unexpected {type(exc).__name__}: {exc}"
         info = store.info(name, ticker)
-        stale = trading_days_between(info.last_date, session) if info.last_date else None
+        reach = report.last_session
+        stale = trading_days_between(info.last_date, reach) if info.last_date else None
         report.results.append(
             SeriesUpdate(name, source or info.source, changed, info.last_date, stale, error, note)
         )

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.audit_cmds",
     "bot.cli.model_cmds",
     "bot.cli.discord_cmds",
+    "bot.cli.status_cmds",
 )
 
 
@@ -43,12 +44,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n(run '{self.prog} --help' for usage)\n")
 
 
+def package_version() -> str:
+    """The installed package's version (from its metadata), or 'unknown' when not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("iwm-analyst")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="iwm-analyst",
         description="IWM forecasts from a deterministic engine, with every rule measured.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -69,6 +81,12 @@ def _configure_logging(verbosity: int, default_level: str) -> None:
     if verbosity < 2:
         for name in CHATTY_LOGGERS:
             logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
+        # The bot has no voice features: discord.py's start-up notes about them are noise.
+        logging.getLogger("discord.client").addFilter(_no_voice_notes)
+
+
+def _no_voice_notes(record: logging.LogRecord) -> bool:
+    return "voice will NOT be supported" not in record.getMessage()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,60 +22,14 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.output import console, print_table
-from bot.views import tables
+from bot.terminal import console, print_audit, print_scorecard, print_walkforward
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from bot.settings import Settings
-    from engine.audit import AuditTable
-    from engine.walkforward import HorizonScore, WalkForward
-    from sources.ledger import Scorecard
+
+__all__ = ["print_audit", "print_scorecard", "print_walkforward", "register"]
 
 log = logging.getLogger(__name__)
-
-
-def print_audit(table: AuditTable, out: Console) -> None:
-    print_table(out, tables.audit_table(table))
-    if table.regimes:
-        print_table(out, tables.regime_table(table))
-
-
-def print_scores(scores: tuple[HorizonScore, ...], title: str, out: Console) -> None:
-    for line in tables.verdict_lines(scores):
-        out.print(line, markup=False)
-    print_table(out, tables.scores_table(scores, title))
-    for line in tables.call_lines(scores):
-        out.print(line, markup=False)
-    if any(s.by_confidence for s in scores):
-        print_table(out, tables.confidence_table(scores))
-    print_table(out, tables.calibration_table(scores))
-    if any(s.coverage for s in scores):
-        print_table(out, tables.coverage_table(scores))
-    for line in tables.reason_lines(scores):
-        out.print(line, markup=False)
-
-
-def print_walkforward(wf: WalkForward, out: Console) -> None:
-    print_scores(
-        wf.scores,
-        f"Walk-forward {wf.first_date} .. {wf.last_date} (warm-up {wf.warmup} days, "
-        "expanding window, no look-ahead)",
-        out,
-    )
-    for note in wf.notes:
-        out.print(f"[dim]note: {note}[/]")
-
-
-def print_scorecard(card: Scorecard, out: Console) -> None:
-    out.print(
-        tables.scorecard_summary(card.recorded, card.filled, card.pending, card.synthetic_excluded)
-    )
-    if card.scores:
-        print_scores(card.scores, "Live track record", out)
-    else:
-        out.print("No forecast has an outcome yet: run 'forecast' on days with new data.")
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -132,15 +86,35 @@ def _cmd_scorecard(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from bot.cli.forecast_cmds import add_data_options
+    from bot.cli.parsing import add_command
 
-    p = sub.add_parser("audit", help="measure every playbook rule against its claim")
+    p = add_command(
+        sub,
+        "audit",
+        help="measure every playbook rule against its claim",
+        description="Each rule's win rate (Wilson interval), base rate, lift, mean and median "
+        "return with block-bootstrap intervals, p and BH q at 1 and 5 days, next to the "
+        "playbook's claim and a verdict; then the same split by regime.",
+        examples=(
+            "audit --demo",
+            "audit --csv IWM.csv --vix VIX_History.csv --gex DIX.csv --plot audit.png",
+        ),
+    )
     add_data_options(p)
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--plot", metavar="FILE", help="also write a PNG chart to FILE")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=_cmd_audit)
 
-    p = sub.add_parser("walkforward", help="replay the forecaster and score it vs baselines")
+    p = add_command(
+        sub,
+        "walkforward",
+        help="replay the forecaster and score it vs baselines",
+        description="The forecaster replayed day by day with an expanding window (no "
+        "look-ahead), scored against the running base rate: Brier skill, reliability by "
+        "confidence and decile, and the ranges' coverage.",
+        examples=("walkforward --demo", "walkforward --csv IWM.csv --plot walkforward.png"),
+    )
     add_data_options(p, as_of=False)
     p.add_argument("--warmup", type=int, default=250, help="warm-up trading days (>= 250)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -149,11 +123,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(func=_cmd_walkforward)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "scorecard",
         help="the live track record from the forecast ledger",
         description="Outcomes are filled in from the data given (default: the local "
         "store) before scoring; forecasts made on demo data are never recorded.",
+        examples=("scorecard", "scorecard --json"),
     )
     add_data_options(p, as_of=False)
     p.add_argument("--json", action="store_true", help="print the scorecard as JSON")

@@ -10,11 +10,15 @@ import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from bot.cli.forecast_cmds import GEX_UNIT_CHOICES, parse_date
+from bot.cli.parsing import add_command
 from engine.errors import AnalystError, InputDataError, UserInputError
 from engine.series import SERIES
 from sources.urls import public_url
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -29,11 +33,13 @@ IMPORT_KINDS = (*SERIES, "chain")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "update",
         help="bring prices, VIX, FINRA dark pool and GEX up to date in the local store",
         description="Fetch every series from its public source into the local store "
         "(first run backfills FINRA history), then show how fresh each series is.",
+        examples=("update", "update --only prices --only vix", "update --backfill-years 1"),
     )
     p.add_argument(
         "--only", choices=KINDS, action="append", help="update only this series (repeatable)"
@@ -41,7 +47,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--backfill-years", type=int, help="FINRA history on first run (default 3)")
     p.set_defaults(func=cmd_update)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "import",
         help="load your own files (prices, VIX, GEX, dark pool, FINRA, chains) into the store",
         description="Every FILE (or every file in a FOLDER) is read and validated first, "
@@ -50,6 +57,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "the SPX stand-in), dark pool, FINRA CNMSshvol files, or an option-chain JSON "
         "(stored as an IWM GEX snapshot). Rows that differ from stored ones are not "
         "overwritten unless you pass --replace.",
+        examples=(
+            "import IWM.csv VIX_History.csv DIX.csv",
+            "import finra/            # a folder of CNMSshvol files",
+            "import IWM.csv --dry-run",
+        ),
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument(
@@ -73,11 +85,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "prune",
         help="remove stored rows dated after a day (default: the last completed session)",
         description="Delete every series' rows dated after --after (default: the latest "
         "completed NYSE session), e.g. future-dated rows an older version let in.",
+        examples=("prune --dry-run", "prune --after 2026-01-30"),
     )
     p.add_argument(
         "--after", type=parse_date, metavar="YYYY-MM-DD", help="keep rows up to this day"
@@ -85,12 +99,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--dry-run", action="store_true", help="count the rows; delete nothing")
     p.set_defaults(func=cmd_prune)
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "gex",
         help="dealer gamma exposure, flip level and walls from the IWM option chain",
         description="Net GEX (USD per 1% move), the zero-gamma flip from a ±20% spot "
         "sweep, call/put walls and a by-expiry summary. Reads --chain FILE (CBOE "
         "delayed-quotes JSON or the repackaged layout) or fetches CBOE's chain.",
+        examples=("gex", "gex --chain iwm_chain.json --plot gamma.png", "gex --save --json"),
     )
     p.add_argument("--chain", type=Path, help="a saved chain JSON instead of fetching")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -114,12 +130,14 @@ def cmd_update(
     from bot.wiring import open_store, providers
     from sources.update import SERIES_ORDER, update
 
-    console = Console()
+    console = Console(highlight=False)
     wanted = tuple(s for s in SERIES_ORDER if not args.only or s in args.only)
     years = settings.backfill_years if args.backfill_years is None else args.backfill_years
     if years < 1:
         raise UserInputError("--backfill-years must be at least 1")
-    day = today or dt.date.today()
+    # The day is New York's (the exchange's), not this machine's.
+    now = None if today else dt.datetime.now(dt.UTC)
+    day = today or now.astimezone(NEW_YORK).date()  # type: ignore[union-attr]
     with open_store(settings) as store:
         bar = Progress(
             "[progress.description]{task.description}",
@@ -145,20 +163,24 @@ def cmd_update(
                 ticker=settings.ticker,
                 backfill_years=years,
                 series=wanted,
-                now=None if today else dt.datetime.now(dt.UTC),
+                now=now,
                 deadline_seconds=settings.update_deadline_seconds,
             )
     console.print(freshness_table(report))
     for r in report.results:
-        if r.error:
-            console.print(f"  [red]{r.series} failed:[/red] {r.error}", highlight=False)
+        if r.error:  # the whole message at -v; the summary below has it in one phrase
+            log.info("%s failed: %s", r.series, r.error)
         if r.note:
-            console.print(f"  {r.series}: {r.note}", highlight=False)
+            console.print(f"  {r.series}: {r.note}", markup=False)
     print_alerts(console, settings)
+    for line in report.summary():
+        style = "red" if line.startswith(("failed", "nothing")) and not report.ok else None
+        console.print(line, markup=False, style=style)
     if not report.ok:
         console.print(
-            f"[red]{len(report.failed)} source(s) failed[/red]; the others were updated. "
-            "Run again later, or load your own files with 'iwm-analyst import'."
+            "Run again later (-v shows each error in full), or load your own files with "
+            "'iwm-analyst import'.",
+            markup=False,
         )
     return 0 if report.ok else 1
 
@@ -181,7 +203,7 @@ def print_alerts(console: Any, settings: Settings) -> None:
 def freshness_table(report: UpdateReport) -> Any:
     from rich.table import Table
 
-    table = Table(title=f"Store after update (last NYSE session {report.last_session})")
+    table = Table(title=f"Store after update ({report.session})")
     for col in ("series", "source", "rows changed", "last date", "behind", "status"):
         table.add_column(col)
     for r in report.results:

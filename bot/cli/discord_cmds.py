@@ -3,26 +3,58 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.forecast_cmds import add_data_options, data_request
+from bot.cli.parsing import add_command
 from engine.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+    p = add_command(
+        sub,
+        "bot",
+        help="run the Discord bot (needs DISCORD_TOKEN)",
+        description="Log in to Discord with DISCORD_TOKEN (from the environment or a .env "
+        "file) and serve the commands (!forecast, /ask, ...) until stopped with Ctrl-C. "
+        "See the README, 'Discord set-up'.",
+        examples=("bot", "bot -v                 # log connection events"),
+    )
     p.set_defaults(func=cmd_bot)
 
-    p = sub.add_parser("chat", help="the bot's commands in this terminal")
+    p = add_command(
+        sub,
+        "chat",
+        help="the bot's commands in this terminal",
+        description="An interactive prompt with the Discord bot's commands (forecast, "
+        "signals, explain RULE, gex, levels, chart, status, audit, scorecard, help, quit; "
+        "with or without '!' or '/'); any other line is a question. Up and Down recall "
+        "earlier lines. Reads piped input too.",
+        examples=(
+            "chat --demo",
+            "chat                   # the local store",
+            "echo signals | iwm-analyst chat --demo",
+        ),
+    )
     add_data_options(p, as_of=False)
     p.set_defaults(func=cmd_chat)
 
-    p = sub.add_parser("chart", help="write the forecast chart as a PNG")
+    p = add_command(
+        sub,
+        "chart",
+        help="write the forecast chart as a PNG",
+        description="The price chart with the fired signals, RSI, VIX, the forecast ranges "
+        "and the key levels, written as a PNG.",
+        examples=("chart --demo -o iwm.png", "chart --csv IWM.csv --as-of 2024-08-05 -o aug5.png"),
+    )
     add_data_options(p)
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
     p.set_defaults(func=cmd_chart)
@@ -34,11 +66,46 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
             "DISCORD_TOKEN is not set: create a bot in the Discord developer portal and put "
             "its token in .env (see README, 'Discord set-up')"
         )
+    import aiohttp
+    import discord
+
     from bot import wiring
 
     bot = wiring.discord_bot(settings)
-    bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    try:
+        bot.run(settings.discord_token.get_secret_value(), log_handler=None)
+    except discord.LoginFailure as exc:
+        raise ConfigError(
+            "Discord refused DISCORD_TOKEN: copy the bot's token again from the developer "
+            "portal into .env"
+        ) from exc
+    except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+        # No network, DNS failure, a proxy or firewall: one line, the details at DEBUG.
+        log.debug("cannot reach Discord", exc_info=True)
+        print(
+            f"error: cannot reach Discord ({connection_reason(exc)}): check the network",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def connection_reason(exc: BaseException) -> str:
+    """A short reason for a failed connection, without the library's internals."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve {exc.host}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            cause = "connection refused"
+        else:
+            cause = (exc.os_error.strerror or type(exc.os_error).__name__).lower()
+        return f"{exc.host}:{exc.port}: {cause}"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:

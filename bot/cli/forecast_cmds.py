@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.cli.parsing import add_command
 from engine.errors import UserInputError
 
 #: The units --gex-unit accepts (sources.validate.GEX_UNITS; listed here so that
@@ -71,18 +72,46 @@ def data_request(args: argparse.Namespace) -> DataRequest:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("forecast", help="the forecast for tomorrow and the next 5 days")
+    p = add_command(
+        sub,
+        "forecast",
+        help="the forecast for tomorrow and the next 5 days",
+        description="The playbook report for the latest day of the data (or --as-of a past "
+        "day): market state, active signals with their measured records, the calls for "
+        "tomorrow and the next 5 days with ranges, key levels and strategy. Narrated by the "
+        "model when OPENAI_API_KEY or OPENAI_BASE_URL is set, else by the offline template. "
+        "Without --csv or --demo it reads the local store (see 'update').",
+        examples=(
+            "forecast --demo --offline          # the synthetic demo, no model",
+            "forecast --csv IWM.csv --vix VIX_History.csv --as-of 2024-08-05",
+            "forecast --json                    # the MarketState as JSON",
+        ),
+    )
     add_data_options(p)
     p.add_argument("--json", action="store_true", help="print the MarketState as JSON")
     p.add_argument("--offline", action="store_true", help="use the template, not a model")
     p.set_defaults(func=cmd_forecast)
 
-    p = sub.add_parser("signals", help="every rule, whether it fires, and why")
+    p = add_command(
+        sub,
+        "signals",
+        help="every rule, whether it fires, and why",
+        description="Every playbook rule for the day with each condition's values and "
+        "whether it holds.",
+        examples=("signals --demo", "signals --csv IWM.csv --as-of 2024-08-05 --json"),
+    )
     add_data_options(p)
     p.add_argument("--json", action="store_true", help="print the rules as JSON")
     p.set_defaults(func=cmd_signals)
 
-    p = sub.add_parser("schema", help="print the MarketState JSON schema")
+    p = add_command(
+        sub,
+        "schema",
+        help="print the MarketState JSON schema",
+        description="The JSON schema of the MarketState that 'forecast --json' prints and "
+        "the narrator reads.",
+        examples=("schema > market_state.schema.json",),
+    )
     p.set_defaults(func=cmd_schema)
 
 

@@ -6,13 +6,26 @@ import argparse
 from typing import TYPE_CHECKING
 
 from bot.cli.forecast_cmds import add_data_options, data_request
+from bot.cli.parsing import add_command
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("ask", help="ask a question about today's signals and forecast")
+    p = add_command(
+        sub,
+        "ask",
+        help="ask a question about today's signals and forecast",
+        description="One question about the day's state, answered by the model when one is "
+        "configured (every figure checked against the state) or from the state itself: "
+        "levels and walls, indicators and what they mean, a named rule, the calls.",
+        examples=(
+            '"what\'s the call wall?" --offline',
+            '"what is RSI?" --demo',
+            '"why did GEX_Negative fire?" --csv IWM.csv --gex gex.csv',
+        ),
+    )
     p.add_argument("question", help='e.g. "why is GEX_Negative bullish for IWM?"')
     add_data_options(p)
     p.add_argument("--offline", action="store_true", help="answer without a model")

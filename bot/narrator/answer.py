@@ -8,8 +8,10 @@ same checks as forecasts: every number from the state, the engine's calls stated
 engine gave them (:mod:`bot.narrator.calls`), no mentions, links or injected
 instructions (:mod:`bot.narrator.safety`); one repair, then the deterministic answer.
 The text shown is cleaned and capped at ``LLM_MAX_ANSWER_CHARS``; the whole exchange
-ends by a deadline. Without a model, rule, forecast and indicator questions still get
-exact answers.
+ends by a deadline. Without a model (none configured, or its reply failed), questions
+about levels and walls, an indicator's meaning, a rule or the calls still get exact
+answers (:mod:`bot.narrator.intents`); others get a short list of what can be asked and
+why no model answered.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import prompts
 from bot.narrator.client import Messages, ModelClient, describe_failure, estimate_tokens
 from bot.narrator.deadline import Deadline
 from bot.narrator.grounding import Problem, check_text, repair_lines
+from bot.narrator.intents import definition_answer, level_answer
 from bot.narrator.llm import compact_state, load_prompt, rejection
 from bot.narrator.safety import clean_text, unsafe_content
 from bot.settings import Settings
 from bot.views.fmt import num, pct, usd
 from bot.views.report import record_text
-from engine.errors import UserInputError
+from engine.errors import ModelError, UserInputError
 from engine.rules import KNOWN_COLUMNS
 from engine.state import MarketState, RuleState
 
@@ -51,7 +54,11 @@ _ADVICE = re.compile(
 _FORECAST = re.compile(
     r"\b(forecast|call|tomorrow|next (5|five) days|week|outlook|bullish|bearish)\b", re.I
 )
-_INDICATORS = re.compile(r"\b(rsi|vix|gex|gamma|dark ?pool|trend|indicator|close|price)\b", re.I)
+_INDICATORS = re.compile(r"\b(rsi|vix|gex|gamma|dark ?pool|trend|indicators?|close|price)\b", re.I)
+
+
+class RejectedAnswer(ModelError):
+    """The model answered, but its reply failed the checks even after the repair."""
 
 
 @dataclass(frozen=True)
@@ -140,10 +147,26 @@ def _checks_text(rule: RuleState) -> str:
     return "; ".join(parts)
 
 
-def offline_answer(question: str, state: MarketState) -> Answer:
-    """The deterministic answer: about a rule, the forecast, or the indicators."""
+def offline_answer(
+    question: str, state: MarketState, *, model_failure: BaseException | None = None
+) -> Answer:
+    """The deterministic answer, tried in order: a rule named exactly; a level (call or
+    put wall, gamma flip, key levels); a rule found by its words; one indicator's meaning
+    and value; the calls; the indicators. Anything else gets what can be asked, and why
+    no model answered (``model_failure``: the model's error, None when there is none).
+    """
     p = _phrases()
-    rule = find_rule(question, state)
+    lowered = question.lower()
+    rule = next((r for r in state.rules if r.name.lower() in lowered), None)
+    if rule is None:
+        level = level_answer(question, state)
+        if level is not None:
+            return Answer(level, "offline")
+        rule = find_rule(question, state)
+    if rule is None:
+        meaning = definition_answer(question, state)
+        if meaning is not None:
+            return Answer(meaning, "offline")
     if rule is not None:
         conditions = " and ".join(c.text for c in rule.conditions)
         lines = [
@@ -196,7 +219,18 @@ def offline_answer(question: str, state: MarketState) -> Answer:
             dp=num(r.dark_pool.ratio),
         )
         return Answer(text, "offline")
-    return Answer(p["need_model"], "offline")
+    return Answer(unknown_text(state, model_failure), "offline")
+
+
+def unknown_text(state: MarketState, model_failure: BaseException | None = None) -> str:
+    """What can be asked without a model, then why no model answered this one."""
+    p = _phrases()
+    if model_failure is None:
+        why = p["no_model"]
+    else:
+        key = "model_rejected" if isinstance(model_failure, RejectedAnswer) else "model_failed"
+        why = p[key].format(reason=describe_failure(model_failure))
+    return f"{p['can_ask'].format(as_of=state.as_of)}\n\n{why}"
 
 
 def policy_answer(question: str) -> Answer | None:
@@ -231,7 +265,7 @@ def answer(
         reason = describe_failure(exc)
         log.warning("model answer failed: %s", reason)
         log.debug("model answer failure", exc_info=True)
-        fallback = offline_answer(text, state)
+        fallback = offline_answer(text, state, model_failure=exc)
         return Answer(fallback.text, "offline", (f"answered without the model: {reason}",))
 
 
@@ -295,6 +329,6 @@ def _model_answer(
             log.warning(
                 "model answer failed again after repair: %s", "; ".join(p.detail for p in problems)
             )
-            raise rejection(problems)
+            raise RejectedAnswer(str(rejection(problems)))
     shown = clean_text(reply, limit=settings.llm_max_answer_chars, allowed_hosts=hosts)
     return Answer(shown, f"model:{client.model}")

@@ -26,6 +26,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("IWM_DATA_DIR", str(tmp_path / "data"))
+    # The user's ~/.config/iwm-analyst/.env is read too: point it at an empty folder.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
 
 @pytest.fixture

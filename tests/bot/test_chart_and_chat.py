@@ -1,26 +1,9 @@
-"""The chart PNG and the terminal chat."""
+"""The forecast chart's ranges and key-level labels (the chat is tested in test_repl.py)."""
 
 from __future__ import annotations
 
-import io
-
-from bot.chat import run_chat
-from bot.service import AnalystService, DataRequest
-from bot.settings import Settings
 from engine.build import prepare, state_at
 from engine.demo import demo_dataset
-
-
-def test_chat_runs_the_bot_commands(settings: Settings) -> None:
-    lines = (
-        "help\nsignals\nexplain gex negative\nwhat's the forecast for tomorrow?\nquit\nsignals\n"
-    )
-    out = io.StringIO()
-    assert run_chat(AnalystService(settings), DataRequest(demo=True), io.StringIO(lines), out) == 0
-    text = out.getvalue()
-    assert "Golden_Setup" in text and "`GEX_Negative` (Tier 2" in text
-    assert "Tomorrow:" in text
-    assert text.count("signals on") == 1  # nothing after quit
 
 
 def test_chart_draws_the_ranges_and_labels_the_key_levels() -> None:

@@ -14,8 +14,8 @@ from sources.providers.http import HttpConfig
 from sources.providers.prices import PriceProvider
 from sources.providers.vix import VixProvider
 from sources.store import Store
-from sources.update import Providers, snapshot_day, update
-from tests.sources.conftest import LoopbackServer, Reply
+from sources.update import Providers, failure_phrase, session_text, snapshot_day, update
+from tests.sources.conftest import LoopbackServer, Reply, serve
 
 FIX = Path(__file__).parent / "fixtures"
 FAST = HttpConfig(timeout=3.0, attempts=3, deadline=5.0, backoff_max=0.02, backoff_multiplier=0.01)
@@ -147,3 +147,97 @@ def test_snapshot_day_follows_the_session_the_chain_shows() -> None:
     assert snapshot_day(dt.datetime(2026, 7, 12, 6, 26, tzinfo=est)) == dt.date(2026, 7, 10)
     assert snapshot_day(dt.datetime(2026, 7, 13, 8, 0, tzinfo=est)) == dt.date(2026, 7, 10)
     assert snapshot_day(dt.datetime(2026, 7, 13, 16, 15, tzinfo=est)) == dt.date(2026, 7, 13)
+
+
+# --- what the summary says ---------------------------------------------------------------
+def test_summary_names_updated_unchanged_and_failed(world) -> None:
+    store, providers, server = world
+    first = update(store, providers, TODAY, backfill_years=1, series=("prices", "vix"))
+    assert first.summary() == ["updated: prices (20 rows), vix (21 rows)"]
+    server.route("/options/IWM.json", Reply(status=403))
+    again = update(store, providers, TODAY, backfill_years=1, series=("prices", "vix", "gex"))
+    lines = again.summary()
+    assert lines[0] == "nothing was updated"
+    assert lines[1] == "unchanged (no new data from the source): prices, vix"
+    assert lines[2].startswith("failed: gex (") and "403" in lines[2]
+    assert all("the others were updated" not in line for line in lines)
+
+
+def test_offline_update_says_nothing_was_updated(tmp_path: Path) -> None:
+    """Every source unreachable (a closed port): each fails, and nothing is claimed."""
+    with serve() as gone:
+        dead = make_providers(gone, tmp_path / "finra")
+    # the server has stopped: every request is refused
+    with Store(tmp_path / "db.sqlite3") as store:
+        report = update(store, dead, TODAY, backfill_years=1)
+    lines = report.summary()
+    assert lines[0] == "nothing was updated"
+    assert [line.split(" (")[0] for line in lines[1:]] == [
+        "failed: prices",
+        "failed: vix",
+        "failed: dark_pool",
+        "failed: gex",
+    ]
+    assert all(line.endswith("(the connection was refused)") for line in lines[1:])
+    assert all(r.error and "refused" in r.error.lower() for r in report.failed)  # kept in full
+
+
+@pytest.mark.parametrize(
+    ("error", "phrase"),
+    [
+        (
+            "IWM prices: every source failed: IWM prices from Yahoo: gave up after 3 attempts "
+            "(network error: ConnectError: [Errno -2] Name or service not known)",
+            "no network: the host name cannot be resolved",
+        ),
+        (
+            "IWM option chain: HTTP 403 from https://cdn.example/x.json",
+            "the source answered HTTP 403",
+        ),
+        (
+            "not updated: the update's time limit had passed; run it again",
+            "the update's time limit had passed",
+        ),
+        (
+            "FINRA gave no usable file for any of the 3 new day(s) asked (a; b)",
+            "FINRA gave no usable file for any of the 3 new day(s) asked",
+        ),
+    ],
+)
+def test_failure_phrases(error: str, phrase: str) -> None:
+    assert failure_phrase(error) == phrase
+
+
+@pytest.mark.parametrize(
+    ("utc", "expected"),
+    [
+        # 01:12 ET on Friday 2026-01-30: Thursday is the last completed session.
+        (
+            dt.datetime(2026, 1, 30, 6, 12),
+            "last completed NYSE session 2026-01-29; today's session (2026-01-30) opens at "
+            "09:30 ET",
+        ),
+        (
+            dt.datetime(2026, 1, 30, 16, 0),
+            "last completed NYSE session 2026-01-29; today's session (2026-01-30) is open "
+            "(not complete)",
+        ),
+        (dt.datetime(2026, 1, 30, 21, 5), "last completed NYSE session 2026-01-30"),
+        (dt.datetime(2026, 1, 31, 15, 0), "last completed NYSE session 2026-01-30"),  # Saturday
+        # The day after Thanksgiving closes at 13:00 ET: complete by 14:00 ET.
+        (dt.datetime(2026, 11, 27, 19, 0), "last completed NYSE session 2026-11-27"),
+    ],
+)
+def test_session_named_from_the_calendar_and_the_time(utc: dt.datetime, expected: str) -> None:
+    assert session_text(TODAY, utc.replace(tzinfo=dt.UTC)) == expected
+
+
+def test_report_before_the_open_counts_staleness_from_the_completed_session(world) -> None:
+    store, providers, _server = world
+    before_open = dt.datetime(2026, 1, 30, 6, 12, tzinfo=dt.UTC)
+    report = update(store, providers, TODAY, series=("prices",), now=before_open)
+    assert report.last_session == dt.date(2026, 1, 29)
+    assert "opens at 09:30 ET" in report.session
+    prices = report.results[0]
+    assert prices.last_date == dt.date(2026, 1, 29)  # today's bar is not complete
+    assert prices.stale_days == 0
