@@ -98,8 +98,8 @@ def run() -> list[str]:
     p95 = ms[int(0.95 * (len(ms) - 1))]
     return [
         f"{REQUESTS} concurrent forecasts (demo data, model on loopback with 300 ms latency): "
-        f"{len(fake.requests)} model call(s)",
+        f"{len(fake.requests)} model call(s) on a fresh store (target 1)",
         f"reply latency p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms",
         f"resident memory: {rss_start:.0f} MB after start-up, {rss_after:.0f} MB after the "
-        f"{REQUESTS} forecasts (target < 300 MB)",
+        f"{REQUESTS} forecasts (target < 150 MB)",
     ]

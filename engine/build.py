@@ -311,9 +311,9 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
     rules = enrich_rule_states(prepared, _rule_states(prepared, pos), day)
     flavours = {r.name: r.flavour for r in prepared.playbook.rules}
     close = float(row["close"])
+    arrays = prepared.forecast_at(pos)
     forecasts = {
-        h: make_forecast(prepared.forecast, pos, h, rules, close, flavours, prepared.params)
-        for h in (1, 5)
+        h: make_forecast(arrays, pos, h, rules, close, flavours, prepared.params) for h in (1, 5)
     }
     state = MarketState(
         ticker=ticker,

@@ -210,8 +210,13 @@ def decide(
     fired: BoolArray,
     kappa: FloatArray,
     rules: DecisionRules,
+    only: BoolArray | None = None,
 ) -> Decisions:
-    """Calls and earned confidence from the out-of-sample record (module docstring, 5)."""
+    """Calls and earned confidence from the out-of-sample record (module docstring, 5).
+
+    With ``only`` (a row mask), the buckets' records are summed for the buckets of those
+    rows alone: the masked rows are exact, the others hold placeholders.
+    """
     edge = p - base
     lean = np.where(edge >= 0, 1, -1).astype(np.int8)
     candidate = np.abs(edge) > rules.z_call * se
@@ -220,9 +225,9 @@ def decide(
     outcome = np.nan_to_num(y)
     hit = np.where(lean > 0, outcome, 1.0 - outcome)
     lean_base = np.where(lean > 0, base, 1.0 - base)
-    n = known_group_sum(counted, bucket, h)
-    hits = known_group_sum(counted * hit, bucket, h)
-    base_sum = known_group_sum(counted * lean_base, bucket, h)
+    n = known_group_sum(counted, bucket, h, only)
+    hits = known_group_sum(counted * hit, bucket, h, only)
+    base_sum = known_group_sum(counted * lean_base, bucket, h, only)
     n_eff = n / overlap_inflation(h)
     rate = np.where(n > 0, hits / np.maximum(n, 1.0), np.nan)
     rec_base = np.where(n > 0, base_sum / np.maximum(n, 1.0), np.nan)

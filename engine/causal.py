@@ -39,14 +39,23 @@ def known_cumsum(x: npt.ArrayLike, h: int) -> FloatArray:
     return out
 
 
-def known_group_sum(values: FloatArray, group: IntArray, h: int) -> FloatArray:
+def known_group_sum(
+    values: FloatArray, group: IntArray, h: int, only: BoolArray | None = None
+) -> FloatArray:
     """``out[t] = sum of values[s] over s <= t - h with group[s] == group[t]``.
 
     What :func:`known_cumsum` over a one-hot ``T x K`` array read at each row's own
     column gives, in ``O(T log T)`` without the ``T x K`` arrays. ``values`` must hold 0
-    on rows without an outcome.
+    on rows without an outcome. With ``only`` (a row mask), only the groups of those
+    rows are summed (the same sums, in the same order); other rows get 0.
     """
     out = np.zeros(values.size)
+    if only is not None:
+        for g in np.unique(group[only]).tolist():
+            rows = np.flatnonzero(group == g)
+            c = np.concatenate([[0.0], np.cumsum(values[rows])])
+            out[rows] = c[np.searchsorted(rows, rows - h, side="right")]
+        return out
     order = np.argsort(group, kind="stable")
     starts = np.flatnonzero(np.diff(group[order], prepend=-1, append=-1))
     for a, b in zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True):

@@ -145,12 +145,20 @@ def forecast_arrays(
     fwd: pd.DataFrame,
     rules: Sequence[str],
     params: EngineParams,
+    only: BoolArray | None = None,
 ) -> ForecastArrays:
     """Run the pipeline over every row of a daily frame.
 
     ``frame`` is the canonical daily frame (:mod:`engine.frame`), ``fires`` one boolean
     column per rule (a missing column never fires), ``fwd`` the forward returns ``r{h}``
     (:mod:`engine.edge`); the horizons are those of ``fwd``.
+
+    ``only`` (a row mask) asks for the rows ``state_at`` reads: the base rates, cell
+    records, P(up) and its calibration are still computed on every row (each row's
+    calibration needs every earlier one), but the decisions' records and the ranges are
+    exact on the masked rows only and hold placeholders elsewhere. It skips the
+    per-refit quantile sorts and the fallback volatility models nobody reads, which are
+    most of the pipeline's time; a masked row's figures equal the full run's bit for bit.
     """
     names = tuple(rules)
     t = len(frame)
@@ -192,8 +200,12 @@ def forecast_arrays(
             kappa=kappa,
             se=se,
             cell=record,
-            decisions=decide(p, base, se, y, h, cells, base_n, fired, kappa, rules_of_call),
-            move=move_arrays(adj, col["open"], col["high"], col["low"], col["close"], vix, h, vol),
+            decisions=decide(
+                p, base, se, y, h, cells, base_n, fired, kappa, rules_of_call, only=only
+            ),
+            move=move_arrays(
+                adj, col["open"], col["high"], col["low"], col["close"], vix, h, vol, only=only
+            ),
         )
     return ForecastArrays(rules=names, fired=fired, cells=cells, horizons=out)
 

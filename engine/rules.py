@@ -12,6 +12,7 @@ input series is missing entirely on the day is reported as *unavailable*.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tomllib
 from collections.abc import Callable, Mapping
@@ -161,6 +162,16 @@ def load_playbook(path: Path | None = None) -> Playbook:
         raw_bytes = target.read_bytes()
     except OSError as exc:
         raise RuleSpecError(f"cannot read the playbook file {target}: {exc.strerror}") from exc
+    return _parse_playbook(raw_bytes, str(target))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_playbook(raw_bytes: bytes, target: str) -> Playbook:
+    """The playbook in ``raw_bytes`` (read from ``target``), parsed once per content.
+
+    Playbooks are frozen, so every caller can share one; a prepare per request then
+    reads the file but no longer parses its TOML and conditions again.
+    """
     try:
         doc = tomllib.loads(raw_bytes.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -174,7 +185,7 @@ def load_playbook(path: Path | None = None) -> Playbook:
     if dupes:
         raise RuleSpecError(f"the playbook names a rule twice: {', '.join(dupes)}")
     version = hashlib.sha256(raw_bytes).hexdigest()[:12]
-    return Playbook(rules=rules, version=version, source=str(target))
+    return Playbook(rules=rules, version=version, source=target)
 
 
 def _parse_rule(entry: object, index: int) -> RuleSpec:

@@ -281,12 +281,16 @@ def move_arrays(
     vix: FloatArray,
     h: int,
     vs: VolSettings,
+    only: npt.NDArray[np.bool_] | None = None,
 ) -> MoveArrays:
     """The ranges of horizon ``h`` on every row, each day from the best model available.
 
     Models are tried in order of preference; each fills the rows still without one where
     it is available (a HAR model only once its own quantiles exist), so each model's
-    quantiles are computed only for the refits those rows read.
+    quantiles are computed only for the refits those rows read, and a model is not fitted
+    at all when every row already has a better one. With ``only`` (a row mask), only
+    those rows are filled (the others keep ``model == -1``); their figures are the same
+    as without the mask.
     """
     n = adj.size
     outcome = horizon_log_returns(adj, h)
@@ -297,8 +301,9 @@ def move_arrays(
     qn = np.zeros(n, dtype=np.int64)
     model = np.full(n, -1, dtype=np.int8)
     for code in (2, 1, 0):  # HAR-X, HAR, EWMA
-        left = model < 0
-        if code == 2 and not np.isfinite(vix_var).any():
+        left = model < 0 if only is None else (model < 0) & only
+        # HAR-X needs today's VIX among its regressors: no row left has one, no fit.
+        if not left.any() or (code == 2 and not np.isfinite(vix_var[left]).any()):
             continue
         if code == 0:
             v = ewma_variance(log_returns(adj), vs.ewma_lambda)

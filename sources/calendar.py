@@ -1,23 +1,42 @@
-"""NYSE trading days, from exchange_calendars (XNYS), cached per process."""
+"""NYSE trading days, from exchange_calendars (XNYS), cached per process and per day on disk."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib.metadata
 import logging
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from platformdirs import user_cache_dir
 
 log = logging.getLogger(__name__)
 
 _FIRST = "1990-01-02"
 
 
-@functools.cache
-def _sessions() -> pd.DatetimeIndex:
+#: Where the built calendar is kept between runs (default: the user cache directory).
+CACHE_ENV = "IWM_CACHE_DIR"
+
+
+def _cache_file() -> Path | None:
+    """The cache file of today's calendar, named by the exchange_calendars version."""
+    try:
+        version = importlib.metadata.version("exchange_calendars")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    root = os.environ.get(CACHE_ENV) or user_cache_dir("iwm-analyst", appauthor=False)
+    return Path(root) / f"xnys-{version}-{_FIRST}-{dt.date.today().isoformat()}.npz"
+
+
+def _build() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sessions (midnight) and closes (UTC) from exchange_calendars, as int64 nanoseconds."""
     import exchange_calendars as xcals
 
     with warnings.catch_warnings():
@@ -25,20 +44,53 @@ def _sessions() -> pd.DatetimeIndex:
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         cal = xcals.get_calendar("XNYS", start=_FIRST)
-    return pd.DatetimeIndex(cal.sessions).tz_localize(None).normalize()
+    sessions = pd.DatetimeIndex(cal.sessions).tz_localize(None).normalize().as_unit("ns")
+    closes = pd.DatetimeIndex(cal.closes).tz_convert("UTC").as_unit("ns")
+    return sessions.asi8.copy(), closes.asi8.copy()
+
+
+@functools.cache
+def _load_or_build() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The calendar from today's cache file, or built (0.3 s) and cached for the day.
+
+    Building XNYS from 1990 costs more than the rest of a cold ``forecast --csv``; the
+    cache holds the same two int64 arrays, keyed by the library version and the day (the
+    calendar reaches a year ahead of the day it was built). A cache that cannot be read
+    or written is skipped: the calendar is built as before.
+    """
+    path = _cache_file()
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as saved:
+                sessions, closes = saved["sessions"], saved["closes"]
+            if sessions.dtype == np.int64 and sessions.shape == closes.shape and sessions.size:
+                return sessions, closes
+        except (OSError, ValueError, KeyError) as exc:
+            log.debug("calendar cache %s unreadable (%s): rebuilding", path, exc)
+    sessions, closes = _build()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("xnys-*.npz"):
+                old.unlink(missing_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as fh:
+                np.savez(fh, sessions=sessions, closes=closes)
+            os.replace(fh.name, path)
+        except OSError as exc:
+            log.debug("calendar cache %s not written (%s)", path, exc)
+    return sessions, closes
+
+
+@functools.cache
+def _sessions() -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(_load_or_build()[0].view("datetime64[ns]"))
 
 
 @functools.cache
 def _closes() -> pd.Series:
     """Each session's closing time (UTC), early closes included, indexed by session."""
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        cal = xcals.get_calendar("XNYS", start=_FIRST)
-    closes = cal.closes
-    return pd.Series(closes.to_numpy(), index=_sessions(), name="close")
+    closes = pd.DatetimeIndex(_load_or_build()[1].view("datetime64[ns]")).tz_localize("UTC")
+    return pd.Series(closes, index=_sessions(), name="close")
 
 
 def last_completed_session(now: dt.datetime) -> dt.date:

@@ -26,7 +26,7 @@ import pandas as pd
 from engine.dataset import MIN_ROWS, Dataset, GexSeries, assemble
 from engine.errors import InputDataError, InsufficientHistoryError, ProviderError
 from engine.series import AUX_SERIES, Series
-from sources.providers.http import looks_like_html
+from sources.reading import looks_like_html
 from sources.validate import (
     MAX_COLUMNS,
     Checked,

@@ -116,3 +116,9 @@ def _check_lines(text: str, name: str) -> None:
             f"{name}: line {i + 1} is {len(lines[i]):,} characters long (at most "
             f"{MAX_LINE_CHARS:,}); not a daily data file"
         )
+
+
+def looks_like_html(text: str) -> bool:
+    """True when a body is an HTML page (error pages served with HTTP 200)."""
+    head = text.lstrip()[:512].lower()
+    return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in head

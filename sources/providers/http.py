@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from engine.errors import ProviderError
+from sources.reading import looks_like_html as looks_like_html  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -190,9 +191,3 @@ def _describe(exc: BaseException | None) -> str:
     if isinstance(exc, httpx.TransportError):
         return f"network error: {type(exc).__name__}: {exc}"
     return str(exc)
-
-
-def looks_like_html(text: str) -> bool:
-    """True when a body is an HTML page (error pages served with HTTP 200)."""
-    head = text.lstrip()[:512].lower()
-    return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in head
