@@ -18,6 +18,7 @@ import contextvars
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -62,6 +63,7 @@ class AnalystBot(commands.Bot):
         clock: Callable[[], dt.datetime] | None = None,
         start_scheduler: bool = True,
         sync_commands: bool = True,
+        start_chart_worker: bool = True,
     ) -> None:
         if intents is None:
             intents = discord.Intents.default()
@@ -79,6 +81,9 @@ class AnalystBot(commands.Bot):
         self.charts = charts
         self.start_scheduler = start_scheduler
         self.sync_commands = sync_commands
+        self.start_chart_worker = start_chart_worker
+        #: The chart worker's start-up, begun in setup_hook (None when not started).
+        self.chart_start: asyncio.Task[None] | None = None
         self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="discord-work")
 
     async def setup_hook(self) -> None:
@@ -89,14 +94,32 @@ class AnalystBot(commands.Bot):
         # Buttons under forecasts posted before a restart keep working: their custom_id
         # carries the action and the as-of day (see bot.discord_bot.buttons).
         self.add_dynamic_items(ForecastButton)
+        if self.start_chart_worker:
+            # Started now, in the background while the bot logs in, so that the first
+            # forecast does not wait for the worker's start-up (about 2 s).
+            self.chart_start = asyncio.create_task(self._start_charts(), name="chart-worker")
         if self.sync_commands:
             # Registers the slash versions of the hybrid commands with Discord.
             synced = await self.tree.sync()
             log.info("synced %s slash commands", len(synced))
 
+    async def _start_charts(self) -> None:
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(self.charts.start)
+        except Exception as exc:  # the first chart starts it again; forecasts go on
+            log.warning("chart worker not started: %s: %s", type(exc).__name__, exc)
+            return
+        log.info("chart worker ready in %.1f s", time.monotonic() - started)
+
     async def close(self) -> None:
-        await super().close()
-        self._workers.shutdown(wait=False, cancel_futures=True)
+        try:
+            await super().close()
+        finally:
+            # The chart worker goes with the bot (it would otherwise live until this
+            # process ends); a start-up still under way finishes first.
+            await asyncio.to_thread(self.charts.close)
+            self._workers.shutdown(wait=False, cancel_futures=True)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run service work in a worker thread so the event loop keeps serving others."""
