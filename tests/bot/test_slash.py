@@ -259,6 +259,12 @@ def test_every_option_is_described_and_schedule_is_for_managers(bot: AnalystBot)
     explain = bot.tree.get_command("explain")
     assert isinstance(explain, discord.app_commands.Command)
     assert explain.parameters[0].autocomplete
+    alerts = bot.tree.get_command("alerts")
+    assert isinstance(alerts, discord.app_commands.Command)
+    assert alerts.default_permissions is not None and alerts.default_permissions.manage_guild
+    assert alerts.guild_only
+    (state,) = alerts.parameters
+    assert [c.value for c in state.choices] == ["on", "off", "status"] and not state.required
 
 
 # --- autocomplete --------------------------------------------------------------------
@@ -330,6 +336,48 @@ async def test_abbreviated_time_zone_is_refused_with_a_hint(bot: AnalystBot) -> 
     rec = await slash(bot, "schedule", option("state", "on"), option("tz", "PST"), manager=True)
     assert "America/Los_Angeles" in rec.text()
     assert bot.state_db.schedules() == []
+
+
+async def test_alerts_in_a_dm_says_server_only(bot: AnalystBot) -> None:
+    rec = await slash(bot, "alerts", option("state", "on"), dm=True)
+    (reply,) = rec.replies()
+    assert "only in a server channel" in reply["content"] and reply["ephemeral"] is True
+
+
+async def test_alerts_by_a_member(bot: AnalystBot) -> None:
+    rec = await slash(bot, "alerts", option("state", "on"))
+    (reply,) = rec.replies()
+    assert "`alerts` needs the Manage Server permission" in reply["content"]
+    assert reply["ephemeral"] and bot.state_db.alerts.channels() == []
+    rec = await slash(bot, "alerts")  # status: anyone, privately
+    (reply,) = rec.replies()
+    assert "Alerts are off here" in reply["content"] and reply["ephemeral"]
+
+
+async def test_alerts_by_a_manager(bot: AnalystBot) -> None:
+    rec = await slash(bot, "alerts", option("state", "on"), manager=True)
+    (reply,) = rec.replies()
+    assert "Alerts are on here" in reply["content"] and not reply.get("ephemeral")
+    (entry,) = bot.state_db.alerts.channels()
+    assert entry.channel_id == dpytest.get_config().channels[0].id
+    rec = await slash(bot, "alerts", option("state", "status"))
+    assert "Alerts are on here" in rec.text() and "None posted yet" in rec.text()
+    assert f"alerts here: on, from the {entry.since} session" in (await slash(bot, "status")).text()
+    rec = await slash(bot, "alerts", option("state", "off"), manager=True)
+    assert "Alerts are off here" in rec.text() and bot.state_db.alerts.channels() == []
+    assert "alerts here: off" in (await slash(bot, "status")).text()
+
+
+async def test_alerts_on_without_send_messages_is_refused_with_the_reason(
+    bot: AnalystBot,
+) -> None:
+    await overrides(send_messages=False)
+    rec = await slash(bot, "alerts", option("state", "on"), manager=True)
+    (reply,) = rec.replies()
+    assert "I need the Send Messages permission in this channel" in reply["content"]
+    assert reply["ephemeral"] and bot.state_db.alerts.channels() == []
+    rec = await slash(bot, "alerts", option("state", "off"), manager=True)  # always allowed
+    assert "Alerts are off here" in rec.text()
 
 
 async def test_unknown_rule_is_answered_privately_before_deferring(bot: AnalystBot) -> None:
