@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import discord
 from discord.ext import commands
+from discord.ext.commands.context import DeferTyping
 
 from bot.chart import ChartCache
 from bot.discord_bot.guards import permission_name, safe
@@ -49,6 +50,41 @@ EXTENSIONS = (
 #: Worker threads for blocking work. Most of their time is spent waiting (on the model,
 #: on SQLite), so more than the cores; each request is bounded by its deadline.
 WORKERS = 16
+
+
+class _Defer(DeferTyping[Any]):
+    """``ctx.typing()`` for a slash command, deferring through :meth:`AnalystContext.defer`."""
+
+    async def do_defer(self) -> None:
+        interaction = self.ctx.interaction
+        if interaction is not None and not interaction.response.is_done():
+            await self.ctx.defer(ephemeral=self.ephemeral)
+
+
+class AnalystContext(commands.Context[Any]):
+    """A command's context that knows whether a slash command's public "thinking…"
+    placeholder is still waiting for its first message (:attr:`placeholder`).
+
+    Discord turns the first follow-up after a deferral into that placeholder, with the
+    deferral's visibility: an error sent then would be seen by everyone, whatever its
+    ``ephemeral`` flag, so the error handler removes the placeholder first.
+    """
+
+    placeholder: bool = False
+
+    async def defer(self, *, ephemeral: bool = False) -> None:
+        await super().defer(ephemeral=ephemeral)
+        self.placeholder = self.interaction is not None and not ephemeral
+
+    def typing(self, *, ephemeral: bool = False) -> Any:
+        if self.interaction is None:
+            return super().typing(ephemeral=ephemeral)
+        return _Defer(self, ephemeral=ephemeral)
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        message = await super().send(*args, **kwargs)
+        self.placeholder = False
+        return message
 
 
 class AnalystBot(commands.Bot):
@@ -136,6 +172,11 @@ class AnalystBot(commands.Bot):
             return DataRequest(csv=self.settings.discord_data_csv)
         return self.service.or_demo(DataRequest())[0]
 
+    async def get_context(  # one context class for the bot
+        self, origin: discord.Message | discord.Interaction[Any], /, *, cls: Any = None
+    ) -> Any:
+        return await super().get_context(origin, cls=cls or AnalystContext)
+
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot:
             return
@@ -156,10 +197,24 @@ class AnalystBot(commands.Bot):
             text = "Something went wrong on my side; it has been logged. Please try again later."
         try:
             # Seen only by the user for a slash command; a plain reply for a prefix one.
+            await self._drop_placeholder(ctx)
             await ctx.send(safe(text), ephemeral=True)
         except discord.HTTPException as exc:  # e.g. the bot may not send here at all
             log.warning("could not reply to %s in channel %s: HTTP %s", ctx.command,
                         getattr(ctx.channel, "id", None), exc.status)  # fmt: skip
+
+    @staticmethod
+    async def _drop_placeholder(ctx: commands.Context[Any]) -> None:
+        """Delete a slash command's public placeholder that nothing has filled yet, so
+        the error sent after it is a new, private message rather than that placeholder."""
+        if ctx.interaction is None or not getattr(ctx, "placeholder", False):
+            return
+        try:
+            await ctx.interaction.delete_original_response()
+        except discord.HTTPException as exc:  # the error then fills the placeholder
+            log.warning("could not remove the placeholder of %s: HTTP %s", ctx.command, exc.status)
+            return
+        ctx.placeholder = False  # type: ignore[attr-defined]
 
     @staticmethod
     def error_text(

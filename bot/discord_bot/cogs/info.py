@@ -161,7 +161,8 @@ class InfoCog(commands.Cog):
     )
     @rate_limited()
     async def status(self, ctx: commands.Context[Any]) -> None:
-        await ctx.defer()  # slash invocations must be answered within 3 s
+        # Answered privately to a slash user: it is about what this person may see.
+        await ctx.defer(ephemeral=True)  # slash invocations must be answered within 3 s
         bot = self.bot
         state = await self._state()
         settings = bot.settings
@@ -197,7 +198,7 @@ class InfoCog(commands.Cog):
         if alerts_cog is not None and ctx.guild is not None:
             lines.append(f"alerts here: {alerts_cog.summary(ctx.channel.id)}")  # type: ignore[attr-defined]
         for part in _code("\n".join(lines)):
-            await ctx.send(part)
+            await ctx.send(part, ephemeral=True)
 
     @commands.hybrid_command(name="help", description="What this bot can do")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def help(self, ctx: commands.Context[Any]) -> None:
