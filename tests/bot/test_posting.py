@@ -293,3 +293,24 @@ async def test_a_hanging_refresh_does_not_hold_the_post(
         release.set()
         await dpytest.empty_queue()
         client.state_db.close()
+
+
+async def test_a_post_prepared_by_the_earlier_layout_is_completed(bot: AnalystBot) -> None:
+    """A unit stored before an upgrade (report, then the chart as a part of its own) and
+    cut short after its report is completed with its chart, once, after the upgrade."""
+    channel = dpytest.get_config().channels[0]
+    dead = MorningPoster(bot)
+    unit = bot.state_db.claim_post(channel.id, DAY, dead.owner, ny(8, 30), dead.lease)
+    assert unit is not None
+    embed = discord.Embed(title="IWM forecast: Neutral tomorrow", description="old layout")
+    parts = [
+        {"kind": "embeds", "embeds": [embed.to_dict()], "content": "☀️ Morning forecast"},
+        {"kind": "chart", "filename": "iwm-morning-2026-01-02.png"},
+    ]
+    unit = bot.state_db.save_parts(unit, dead.owner, parts, b"\x89PNG old", ny(8, 33))
+    bot.state_db.record_part(unit, dead.owner, 0, 1, ny(8, 33))  # the report went out
+    messages = await run(bot, MorningPoster(bot), ny(8, 34), ny(10, 0))
+    assert reports(messages) == 0 and charts(messages) == 1 and len(messages) == 1
+    assert messages[0].attachments[0].filename == "iwm-morning-2026-01-02.png"
+    done = bot.state_db.post(channel.id, DAY)
+    assert done is not None and done.state == "delivered" and set(done.sent) == {0, 1}
