@@ -55,6 +55,14 @@ def render_chart(history: History, state: MarketState) -> bytes:
     return render_png(history, state)
 
 
+def warm_up(history: object, state: object) -> bytes:
+    """Import the plotting code (matplotlib) and draw nothing: sent to a worker by
+    :meth:`ChartWorker.start` so that its first chart is drawn at full speed."""
+    import bot.plots.forecast  # noqa: F401
+
+    return b""
+
+
 _HEADER = struct.Struct(">Q")  # the byte length of the pickle that follows
 _WORKER_CODE = "from bot.chart import serve; serve()"
 
@@ -129,10 +137,17 @@ class ChartWorker:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def start(self) -> None:
-        """Start the child now (no-op when it runs)."""
+    def start(self, *, warm: bool = False) -> None:
+        """Start the child now (no-op when it runs).
+
+        With ``warm``, also wait (within :attr:`timeout`) until the child has imported
+        the plotting code (:func:`warm_up`), the bulk of a first drawing's start-up, so
+        the first caller does not pay it. Raises :class:`ChartError` as :meth:`render`.
+        """
         with self._lock:
-            self._ensure()
+            proc = self._ensure()
+            if warm:
+                self._exchange(proc, warm_up, None, None)
 
     def render(self, history: History, state: MarketState) -> bytes:
         """PNG bytes of the chart, drawn by the child within :attr:`timeout` seconds.
@@ -141,22 +156,27 @@ class ChartWorker:
         the deadline passes (the child is then killed; the next call starts another).
         """
         with self._lock:
-            deadline = time.monotonic() + self.timeout
-            proc = self._ensure()
-            try:
-                self._send(proc, _frame((self._render_fn, history, state)), deadline)
-                ok, payload = self._receive(proc, deadline)
-            except TimeoutError:
-                log.warning("chart worker %s passed %.1f s; killed", proc.pid, self.timeout)
-                self._stop()
-                raise ChartError(
-                    f"the chart was not drawn within {self.timeout:g} s and was stopped"
-                ) from None
-            except (EOFError, OSError) as exc:
-                self._stop()
-                raise ChartError(
-                    f"the chart worker stopped unexpectedly (exit code {proc.returncode})"
-                ) from exc
+            return self._exchange(self._ensure(), self._render_fn, history, state)
+
+    def _exchange(
+        self, proc: subprocess.Popen[bytes], fn: Callable[..., bytes], *args: object
+    ) -> bytes:
+        """Send one call to the child and return its answer (the caller holds the lock)."""
+        deadline = time.monotonic() + self.timeout
+        try:
+            self._send(proc, _frame((fn, *args)), deadline)
+            ok, payload = self._receive(proc, deadline)
+        except TimeoutError:
+            log.warning("chart worker %s passed %.1f s; killed", proc.pid, self.timeout)
+            self._stop()
+            raise ChartError(
+                f"the chart was not drawn within {self.timeout:g} s and was stopped"
+            ) from None
+        except (EOFError, OSError) as exc:
+            self._stop()
+            raise ChartError(
+                f"the chart worker stopped unexpectedly (exit code {proc.returncode})"
+            ) from exc
         if not ok or not isinstance(payload, bytes):
             raise ChartError(f"the chart could not be drawn: {payload!s}")
         return payload
@@ -254,6 +274,13 @@ class ChartCache:
     def get(self, prepared: Prepared, state: MarketState) -> bytes:
         key = (state.inputs_hash, state.playbook_version, state.as_of.isoformat())
         return self._png.get(key, lambda: self._render(prepared.history(state.as_of), state))
+
+    def start(self) -> None:
+        """Start the worker and load its plotting code now (no-op without a worker).
+
+        Blocks for the worker's start-up (about 2 s): call it from a thread."""
+        if self.worker is not None:
+            self.worker.start(warm=True)
 
     def close(self) -> None:
         """Stop the worker, if this cache started one."""

@@ -18,12 +18,14 @@ import contextvars
 import datetime as dt
 import functools
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import discord
 from discord.ext import commands
+from discord.ext.commands.context import DeferTyping
 
 from bot.chart import ChartCache
 from bot.discord_bot.guards import permission_name, safe
@@ -50,6 +52,41 @@ EXTENSIONS = (
 WORKERS = 16
 
 
+class _Defer(DeferTyping[Any]):
+    """``ctx.typing()`` for a slash command, deferring through :meth:`AnalystContext.defer`."""
+
+    async def do_defer(self) -> None:
+        interaction = self.ctx.interaction
+        if interaction is not None and not interaction.response.is_done():
+            await self.ctx.defer(ephemeral=self.ephemeral)
+
+
+class AnalystContext(commands.Context[Any]):
+    """A command's context that knows whether a slash command's public "thinking…"
+    placeholder is still waiting for its first message (:attr:`placeholder`).
+
+    Discord turns the first follow-up after a deferral into that placeholder, with the
+    deferral's visibility: an error sent then would be seen by everyone, whatever its
+    ``ephemeral`` flag, so the error handler removes the placeholder first.
+    """
+
+    placeholder: bool = False
+
+    async def defer(self, *, ephemeral: bool = False) -> None:
+        await super().defer(ephemeral=ephemeral)
+        self.placeholder = self.interaction is not None and not ephemeral
+
+    def typing(self, *, ephemeral: bool = False) -> Any:
+        if self.interaction is None:
+            return super().typing(ephemeral=ephemeral)
+        return _Defer(self, ephemeral=ephemeral)
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        message = await super().send(*args, **kwargs)
+        self.placeholder = False
+        return message
+
+
 class AnalystBot(commands.Bot):
     def __init__(
         self,
@@ -62,6 +99,7 @@ class AnalystBot(commands.Bot):
         clock: Callable[[], dt.datetime] | None = None,
         start_scheduler: bool = True,
         sync_commands: bool = True,
+        start_chart_worker: bool = True,
     ) -> None:
         if intents is None:
             intents = discord.Intents.default()
@@ -79,6 +117,9 @@ class AnalystBot(commands.Bot):
         self.charts = charts
         self.start_scheduler = start_scheduler
         self.sync_commands = sync_commands
+        self.start_chart_worker = start_chart_worker
+        #: The chart worker's start-up, begun in setup_hook (None when not started).
+        self.chart_start: asyncio.Task[None] | None = None
         self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="discord-work")
 
     async def setup_hook(self) -> None:
@@ -89,14 +130,32 @@ class AnalystBot(commands.Bot):
         # Buttons under forecasts posted before a restart keep working: their custom_id
         # carries the action and the as-of day (see bot.discord_bot.buttons).
         self.add_dynamic_items(ForecastButton)
+        if self.start_chart_worker:
+            # Started now, in the background while the bot logs in, so that the first
+            # forecast does not wait for the worker's start-up (about 2 s).
+            self.chart_start = asyncio.create_task(self._start_charts(), name="chart-worker")
         if self.sync_commands:
             # Registers the slash versions of the hybrid commands with Discord.
             synced = await self.tree.sync()
             log.info("synced %s slash commands", len(synced))
 
+    async def _start_charts(self) -> None:
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(self.charts.start)
+        except Exception as exc:  # the first chart starts it again; forecasts go on
+            log.warning("chart worker not started: %s: %s", type(exc).__name__, exc)
+            return
+        log.info("chart worker ready in %.1f s", time.monotonic() - started)
+
     async def close(self) -> None:
-        await super().close()
-        self._workers.shutdown(wait=False, cancel_futures=True)
+        try:
+            await super().close()
+        finally:
+            # The chart worker goes with the bot (it would otherwise live until this
+            # process ends); a start-up still under way finishes first.
+            await asyncio.to_thread(self.charts.close)
+            self._workers.shutdown(wait=False, cancel_futures=True)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run service work in a worker thread so the event loop keeps serving others."""
@@ -112,6 +171,11 @@ class AnalystBot(commands.Bot):
         if self.settings.discord_data_csv is not None:
             return DataRequest(csv=self.settings.discord_data_csv)
         return self.service.or_demo(DataRequest())[0]
+
+    async def get_context(  # one context class for the bot
+        self, origin: discord.Message | discord.Interaction[Any], /, *, cls: Any = None
+    ) -> Any:
+        return await super().get_context(origin, cls=cls or AnalystContext)
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot:
@@ -133,10 +197,24 @@ class AnalystBot(commands.Bot):
             text = "Something went wrong on my side; it has been logged. Please try again later."
         try:
             # Seen only by the user for a slash command; a plain reply for a prefix one.
+            await self._drop_placeholder(ctx)
             await ctx.send(safe(text), ephemeral=True)
         except discord.HTTPException as exc:  # e.g. the bot may not send here at all
             log.warning("could not reply to %s in channel %s: HTTP %s", ctx.command,
                         getattr(ctx.channel, "id", None), exc.status)  # fmt: skip
+
+    @staticmethod
+    async def _drop_placeholder(ctx: commands.Context[Any]) -> None:
+        """Delete a slash command's public placeholder that nothing has filled yet, so
+        the error sent after it is a new, private message rather than that placeholder."""
+        if ctx.interaction is None or not getattr(ctx, "placeholder", False):
+            return
+        try:
+            await ctx.interaction.delete_original_response()
+        except discord.HTTPException as exc:  # the error then fills the placeholder
+            log.warning("could not remove the placeholder of %s: HTTP %s", ctx.command, exc.status)
+            return
+        ctx.placeholder = False  # type: ignore[attr-defined]
 
     @staticmethod
     def error_text(

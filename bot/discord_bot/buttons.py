@@ -98,6 +98,19 @@ async def reply(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
         await interaction.response.send_message(ephemeral=True, **kwargs)
 
 
+async def private_error(
+    interaction: discord.Interaction[Any], text: str, *, public_placeholder: bool
+) -> None:
+    """An error seen only by the user, also after a public deferral: Discord would turn
+    the first follow-up into that public "thinking…" placeholder, so it is deleted first."""
+    if public_placeholder:
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException as exc:
+            log.warning("could not remove a placeholder: HTTP %s", exc.status)
+    await reply(interaction, content=text)
+
+
 def _state_for(bot: AnalystBot, day: dt.date) -> MarketState:
     req = bot.data_request()
     return bot.service.state(req, None if day == dt.date.max else day)
@@ -173,6 +186,7 @@ class AskModal(discord.ui.Modal, title="Ask about this forecast"):
         bot: AnalystBot = interaction.client
         question = self.question.value.strip()
         cog: Any = bot.get_cog("FollowupCog")
+        deferred = False
         try:
             if not question:
                 raise UserInputError("the question is empty")
@@ -184,15 +198,16 @@ class AskModal(discord.ui.Modal, title="Ask about this forecast"):
                 )
                 return
             await interaction.response.defer(thinking=True)
+            deferred = True
             channel_id = interaction.channel_id or interaction.user.id
             as_of = None if self.day == dt.date.max else self.day
             parts = await cog.answer(channel_id, interaction.user.id, question, as_of=as_of)
         except AnalystError as err:
-            await reply(interaction, content=safe(f"⚠️ {err}"))
+            await private_error(interaction, safe(f"⚠️ {err}"), public_placeholder=deferred)
             return
         except Exception:
             log.exception("the Ask modal failed")
-            await reply(interaction, content=SORRY)
+            await private_error(interaction, SORRY, public_placeholder=deferred)
             return
         quoted = message_parts(f"> {question[:90]}", REPLY_LIMIT)[0]
         for i, part in enumerate(parts):

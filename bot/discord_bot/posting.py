@@ -1,24 +1,26 @@
 """The morning post, delivered exactly once per channel and NYSE day.
 
 A post is one unit (:class:`~bot.discord_bot.persist.PostUnit`): the report embeds and a
-compact block of tomorrow's range and levels in one or more messages (the first with
-the forecast's buttons), then the chart (or a one-line note in its place); once
-delivered, a thread is opened on the first message for follow-ups where the bot may.
-The chart stays a part of its own here, so a failed upload never holds back the
-report it follows. For each due channel, :meth:`MorningPoster.tick`:
+compact block of tomorrow's range and levels in one or more messages, the first with
+the forecast's buttons and the chart as its last embed's image (``attachment://``), or
+a one-line note under the heading in its place; once delivered, a thread is opened on
+the first message for follow-ups where the bot may. The chart belongs to the first
+part, so it is sent, recorded and checked after a crash with that message: a failed
+upload never holds back the report (the same part goes out at once without the image,
+with the note). For each due channel, :meth:`MorningPoster.tick`:
 
 1. checks the bot's permissions first: without Send Messages nothing can be said (the
    log says so once a day); without Embed Links the channel is told once a day and the
    post waits (it goes out if the permission arrives within the window); without
-   Attach Files the post goes out with a note in the chart's place;
+   Attach Files the post goes out with a note in the image's place;
 2. takes the unit's lease (a crash leaves a lease that expires, so the post is still
    made within the window; a second process never posts the same unit);
 3. prepares the parts once (refresh of the store, bounded by DISCORD_REFRESH_SECONDS;
    forecast and chart, bounded by LLM_DEADLINE_SECONDS) and stores them before sending;
 4. sends the parts not yet delivered, recording each message id as it goes: a failure
    leaves the unit to be completed on the next tick, never repeated; a chart that
-   cannot be uploaded becomes a note; after :data:`MAX_ATTEMPTS` failed ticks the unit
-   is given up and logged;
+   cannot be uploaded becomes a note in the same message; after :data:`MAX_ATTEMPTS`
+   failed ticks the unit is given up and logged;
 5. marks the unit delivered.
 
 A unit found mid-delivery after a crash is checked against the channel's recent
@@ -40,6 +42,7 @@ import discord
 
 from bot.discord_bot.buttons import forecast_view
 from bot.discord_bot.cogs.forecast import (
+    CHART_NAME,
     NO_ATTACH,
     THREAD_INTRO,
     chart_note,
@@ -66,10 +69,6 @@ LEASE_MARGIN = dt.timedelta(minutes=2)
 HISTORY_LIMIT = 50
 #: How long past DISCORD_REFRESH_SECONDS the post waits for the refresh to return.
 REFRESH_SLACK_SECONDS = 5.0
-
-
-def chart_filename(day: dt.date) -> str:
-    return f"iwm-morning-{day.isoformat()}.png"
 
 
 def morning_heading(day: dt.date) -> str:
@@ -238,19 +237,22 @@ class MorningPoster:
             description=levels_block(report.state),
             colour=COLOURS["Neutral"],
         )
-        for i, group in enumerate(batches([*report_embeds(report), levels])):
+        groups = batches([*report_embeds(report), levels])
+        if png is not None and perms.attach:
+            groups[0][-1].set_image(url=f"attachment://{CHART_NAME}")
+        for i, group in enumerate(groups):
             part: dict[str, Any] = {"kind": "embeds", "embeds": [e.to_dict() for e in group]}
             if i == 0:
                 part["content"] = morning_heading(unit.day)
                 part["day"] = report.state.as_of.isoformat()  # the buttons' day
                 part["thread"] = thread_name(report.state)
+                if png is None:
+                    part["note"] = chart_note("it could not be drawn")
+                elif not perms.attach:
+                    part["note"] = chart_note(NO_ATTACH)
+                else:
+                    part["file"] = CHART_NAME
             parts.append(part)
-        if png is None:
-            parts.append({"kind": "text", "content": chart_note("it could not be drawn")})
-        elif not perms.attach:
-            parts.append({"kind": "text", "content": chart_note(NO_ATTACH)})
-        else:
-            parts.append({"kind": "chart", "filename": chart_filename(unit.day)})
         lease_until = bot.clock() + self.lease
         return bot.state_db.save_parts(unit, self.owner, parts, png, lease_until)
 
@@ -262,8 +264,23 @@ class MorningPoster:
             extra: dict[str, Any] = {}
             if part.get("day"):
                 extra["view"] = forecast_view(dt.date.fromisoformat(part["day"]))
-            return await channel.send(content=part.get("content"), embeds=embeds, **extra)
-        if part["kind"] == "chart":
+            note: str | None = part.get("note")
+            if part.get("file"):
+                if unit.chart is not None:
+                    file = discord.File(io.BytesIO(unit.chart), part["file"])
+                    try:
+                        return await channel.send(
+                            content=part.get("content"), embeds=embeds, file=file, **extra
+                        )
+                    except discord.HTTPException as exc:  # the same part, without the image
+                        log.warning("morning chart upload failed: HTTP %s", exc.status)
+                        note = chart_note(f"the upload failed (HTTP {exc.status})")
+                else:
+                    note = chart_note("it could not be drawn")
+                embeds[-1].set_image(url=None)
+            content = "\n".join(t for t in (part.get("content"), note) if t)
+            return await channel.send(content=content or None, embeds=embeds, **extra)
+        if part["kind"] == "chart":  # a post prepared by an earlier version, as it was
             if unit.chart is None:
                 return await channel.send(chart_note("it could not be drawn"))
             try:
@@ -305,7 +322,9 @@ class MorningPoster:
             later = [m for m in mine if m.id > last]
         else:
             heading = morning_heading(unit.day)
-            start = next((i for i, m in enumerate(mine) if m.content == heading), None)
+            start = next(
+                (i for i, m in enumerate(mine) if (m.content or "").startswith(heading)), None
+            )
             later = mine[start:] if start is not None else []
         index = next((i for i in range(len(unit.parts)) if i not in unit.sent), None)
         for message in later:

@@ -26,7 +26,7 @@ from bot.discord_bot.embeds import (
     text_embeds,
 )
 from bot.discord_bot.persist import BotState
-from bot.service import AnalystService
+from bot.service import AnalystService, DataRequest
 from bot.settings import Settings, load_settings
 
 NOW = dt.datetime(2026, 1, 2, 14, 0, tzinfo=dt.UTC)
@@ -76,6 +76,7 @@ async def start_bot(
         clock=lambda: NOW,
         start_scheduler=False,
         sync_commands=False,
+        start_chart_worker=False,  # a worker starts with the first chart a test draws
     )
     await client._async_setup_hook()
     await client.setup_hook()
@@ -307,3 +308,40 @@ async def test_plain_reply_to_a_forecast_is_a_follow_up_with_cooldown(settings: 
     finally:
         await dpytest.empty_queue()
         client.state_db.close()
+
+
+async def test_chart_worker_starts_with_the_bot_and_stops_with_it(settings: Settings) -> None:
+    """setup_hook starts the worker and loads its plotting code; close() stops it."""
+    import os
+    from pathlib import Path
+
+    service = AnalystService(settings)
+    client = AnalystBot(
+        settings,
+        service,
+        state_db=BotState(settings.database),
+        charts=ChartCache(),
+        start_scheduler=False,
+        sync_commands=False,
+    )
+    worker = client.charts.worker
+    assert worker is not None and worker.pid is None
+    try:
+        await client._async_setup_hook()
+        await client.setup_hook()
+        assert client.chart_start is not None
+        await asyncio.wait_for(client.chart_start, 60)
+        pid = worker.pid
+        assert pid is not None
+        maps = Path(f"/proc/{pid}/maps")
+        if maps.exists():  # the child has already loaded matplotlib's compiled parts
+            assert "matplotlib" in maps.read_text(encoding="utf-8", errors="replace")
+        req = service.or_demo(DataRequest())[0]
+        png = client.charts.get(service.prepared(req), service.state(req))
+        assert png.startswith(b"\x89PNG") and worker.pid == pid  # drawn by that process
+    finally:
+        await client.close()
+        client.state_db.close()
+    assert worker.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # gone and reaped, not left behind as a zombie

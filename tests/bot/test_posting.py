@@ -102,6 +102,17 @@ async def test_a_normal_morning(bot: AnalystBot) -> None:
     assert bot.state_db.is_forecast_message(messages[0].id)
 
 
+async def test_the_chart_is_the_image_of_the_first_message(bot: AnalystBot) -> None:
+    messages = await run(bot, MorningPoster(bot), ny(8, 25), ny(10, 0))
+    (message,) = messages  # report, levels and chart: one message
+    assert message.content == "☀️ Morning forecast for Fri 02 Jan 2026"
+    assert "forecast" in (message.embeds[0].title or "")
+    assert message.embeds[-1].title == "Levels for the next session"
+    assert message.embeds[-1].image.url == "attachment://chart.png"
+    assert [a.filename for a in message.attachments] == ["chart.png"]
+    assert message.attachments[0].size > 10_000  # the drawn PNG, not an empty file
+
+
 @pytest.mark.parametrize("failures", [1, -1])  # once; always
 async def test_chart_upload_failing(
     bot: AnalystBot, failing_uploads: dict[str, int], failures: int
@@ -110,6 +121,9 @@ async def test_chart_upload_failing(
     messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
     assert reports(messages) == 1 and charts(messages) == 0
     assert notes(messages, "The chart is not attached: the upload failed (HTTP 403)") == 1
+    (message,) = messages  # the note is under the heading of the report's message
+    assert message.content.startswith("☀️ Morning forecast")
+    assert all(not e.image for e in message.embeds)  # no image that points at nothing
 
 
 async def test_missing_attach_files_permission(bot: AnalystBot) -> None:
@@ -118,6 +132,9 @@ async def test_missing_attach_files_permission(bot: AnalystBot) -> None:
     messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
     assert reports(messages) == 1 and charts(messages) == 0
     assert notes(messages, "Attach Files") == 1
+    (message,) = messages
+    assert message.content.startswith("☀️ Morning forecast")
+    assert all(not e.image for e in message.embeds)
 
 
 async def test_missing_embed_links_is_reported_once_then_posted_when_granted(
@@ -165,7 +182,7 @@ class Crash(BaseException):
     """The process dies here (not an Exception: nothing in the bot catches it)."""
 
 
-async def test_a_partial_delivery_is_completed_not_repeated(
+async def test_a_crash_during_the_upload_is_posted_once_later(
     bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = MorningPoster(bot)
@@ -183,8 +200,38 @@ async def test_a_partial_delivery_is_completed_not_repeated(
     before = sent()
     monkeypatch.setattr(discord.abc.Messageable, "send", original)
     after = await run(bot, MorningPoster(bot), ny(8, 31), ny(10, 30))
+    assert before == []  # the chart travels with the report's first message
+    assert reports(after) == 1 and charts(after) == 1 and len(after) == 1
+
+
+async def test_a_partial_delivery_is_completed_not_repeated(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report long enough for several messages; the process dies after the first."""
+    monkeypatch.setattr(refresh_module, "batches", lambda embeds: [[e] for e in embeds])
+    first = MorningPoster(bot)
+    original = discord.abc.Messageable.send
+    calls = {"n": 0}
+
+    async def crash_on_second(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Crash
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", crash_on_second)
+    bot.clock = lambda: ny(8, 30)
+    with pytest.raises(Crash):
+        await first.tick()
+    before = sent()
+    monkeypatch.setattr(discord.abc.Messageable, "send", original)
+    after = await run(bot, MorningPoster(bot), ny(8, 31), ny(10, 30))
     assert reports(before) == 1 and reports(after) == 0  # the report was not sent again
-    assert charts(before) == 0 and charts(after) == 1  # the missing part was
+    assert charts(before) == 1 and charts(after) == 0  # nor its chart
+    unit = bot.state_db.post(before[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered"
+    assert len(before) == 1 and len(after) == len(unit.sent) - 1 >= 2  # the rest, once
+    assert {m.id for m in before + after} == set(unit.sent.values())
 
 
 async def test_a_part_sent_but_not_recorded_is_found_in_the_channel(
@@ -246,3 +293,24 @@ async def test_a_hanging_refresh_does_not_hold_the_post(
         release.set()
         await dpytest.empty_queue()
         client.state_db.close()
+
+
+async def test_a_post_prepared_by_the_earlier_layout_is_completed(bot: AnalystBot) -> None:
+    """A unit stored before an upgrade (report, then the chart as a part of its own) and
+    cut short after its report is completed with its chart, once, after the upgrade."""
+    channel = dpytest.get_config().channels[0]
+    dead = MorningPoster(bot)
+    unit = bot.state_db.claim_post(channel.id, DAY, dead.owner, ny(8, 30), dead.lease)
+    assert unit is not None
+    embed = discord.Embed(title="IWM forecast: Neutral tomorrow", description="old layout")
+    parts = [
+        {"kind": "embeds", "embeds": [embed.to_dict()], "content": "☀️ Morning forecast"},
+        {"kind": "chart", "filename": "iwm-morning-2026-01-02.png"},
+    ]
+    unit = bot.state_db.save_parts(unit, dead.owner, parts, b"\x89PNG old", ny(8, 33))
+    bot.state_db.record_part(unit, dead.owner, 0, 1, ny(8, 33))  # the report went out
+    messages = await run(bot, MorningPoster(bot), ny(8, 34), ny(10, 0))
+    assert reports(messages) == 0 and charts(messages) == 1 and len(messages) == 1
+    assert messages[0].attachments[0].filename == "iwm-morning-2026-01-02.png"
+    done = bot.state_db.post(channel.id, DAY)
+    assert done is not None and done.state == "delivered" and set(done.sent) == {0, 1}

@@ -119,6 +119,9 @@ class Recorder:
     def replies(self) -> list[dict[str, Any]]:
         return [e for e in self.log if e["via"] in ("response", "followup")]
 
+    def vias(self) -> list[str]:
+        return [e["via"] for e in self.log]
+
     def text(self) -> str:
         return "\n".join(str(e.get("content") or "") for e in self.replies())
 
@@ -126,6 +129,9 @@ class Recorder:
 class Interaction(discord.Interaction):  # type: ignore[type-arg]
     async def original_response(self) -> Any:
         return self.extras["recorder"].messages[-1]
+
+    async def delete_original_response(self) -> None:
+        self.extras["recorder"].log.append({"via": "delete"})
 
 
 def interaction(
@@ -259,6 +265,12 @@ def test_every_option_is_described_and_schedule_is_for_managers(bot: AnalystBot)
     explain = bot.tree.get_command("explain")
     assert isinstance(explain, discord.app_commands.Command)
     assert explain.parameters[0].autocomplete
+    alerts = bot.tree.get_command("alerts")
+    assert isinstance(alerts, discord.app_commands.Command)
+    assert alerts.default_permissions is not None and alerts.default_permissions.manage_guild
+    assert alerts.guild_only
+    (state,) = alerts.parameters
+    assert [c.value for c in state.choices] == ["on", "off", "status"] and not state.required
 
 
 # --- autocomplete --------------------------------------------------------------------
@@ -332,6 +344,48 @@ async def test_abbreviated_time_zone_is_refused_with_a_hint(bot: AnalystBot) -> 
     assert bot.state_db.schedules() == []
 
 
+async def test_alerts_in_a_dm_says_server_only(bot: AnalystBot) -> None:
+    rec = await slash(bot, "alerts", option("state", "on"), dm=True)
+    (reply,) = rec.replies()
+    assert "only in a server channel" in reply["content"] and reply["ephemeral"] is True
+
+
+async def test_alerts_by_a_member(bot: AnalystBot) -> None:
+    rec = await slash(bot, "alerts", option("state", "on"))
+    (reply,) = rec.replies()
+    assert "`alerts` needs the Manage Server permission" in reply["content"]
+    assert reply["ephemeral"] and bot.state_db.alerts.channels() == []
+    rec = await slash(bot, "alerts")  # status: anyone, privately
+    (reply,) = rec.replies()
+    assert "Alerts are off here" in reply["content"] and reply["ephemeral"]
+
+
+async def test_alerts_by_a_manager(bot: AnalystBot) -> None:
+    rec = await slash(bot, "alerts", option("state", "on"), manager=True)
+    (reply,) = rec.replies()
+    assert "Alerts are on here" in reply["content"] and not reply.get("ephemeral")
+    (entry,) = bot.state_db.alerts.channels()
+    assert entry.channel_id == dpytest.get_config().channels[0].id
+    rec = await slash(bot, "alerts", option("state", "status"))
+    assert "Alerts are on here" in rec.text() and "None posted yet" in rec.text()
+    assert f"alerts here: on, from the {entry.since} session" in (await slash(bot, "status")).text()
+    rec = await slash(bot, "alerts", option("state", "off"), manager=True)
+    assert "Alerts are off here" in rec.text() and bot.state_db.alerts.channels() == []
+    assert "alerts here: off" in (await slash(bot, "status")).text()
+
+
+async def test_alerts_on_without_send_messages_is_refused_with_the_reason(
+    bot: AnalystBot,
+) -> None:
+    await overrides(send_messages=False)
+    rec = await slash(bot, "alerts", option("state", "on"), manager=True)
+    (reply,) = rec.replies()
+    assert "I need the Send Messages permission in this channel" in reply["content"]
+    assert reply["ephemeral"] and bot.state_db.alerts.channels() == []
+    rec = await slash(bot, "alerts", option("state", "off"), manager=True)  # always allowed
+    assert "Alerts are off here" in rec.text()
+
+
 async def test_unknown_rule_is_answered_privately_before_deferring(bot: AnalystBot) -> None:
     rec = await slash(bot, "explain", option("rule", "moon phase"))
     assert rec.log[0]["via"] == "response"  # not deferred publicly first
@@ -365,6 +419,72 @@ async def test_missing_attach_files_for_the_chart(bot: AnalystBot) -> None:
     await overrides(attach_files=False)
     rec = await slash(bot, "chart")
     assert "I need the Attach Files permission" in rec.text()
+
+
+# --- errors after a public "thinking…" placeholder stay private -----------------------
+@pytest_asyncio.fixture
+async def broken_data(tmp_path: Path) -> AsyncIterator[AnalystBot]:
+    """A bot whose data file is missing: every command fails after it has deferred."""
+    missing = tmp_path / "gone.csv"
+    client = await start_bot(
+        load_settings(DISCORD_COOLDOWN_SECONDS=0, DISCORD_DATA_CSV=str(missing))
+    )
+    yield client
+    await dpytest.empty_queue()
+    client.state_db.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "opts"),
+    [("forecast", []), ("signals", []), ("gex", []), ("explain", [option("rule", "Golden_Setup")])],
+)
+async def test_an_error_after_a_public_defer_is_private(
+    broken_data: AnalystBot, name: str, opts: list[dict[str, Any]]
+) -> None:
+    rec = await slash(broken_data, name, *opts)
+    # the public placeholder is removed before the error, so the error is a new message
+    assert rec.vias() == ["defer", "delete", "followup"], rec.log
+    assert rec.log[0]["ephemeral"] is False
+    (reply,) = rec.replies()
+    assert reply["ephemeral"] is True and "file not found" in reply["content"]
+
+
+async def test_status_is_deferred_privately(broken_data: AnalystBot) -> None:
+    rec = await slash(broken_data, "status", manager=True)
+    assert rec.vias() == ["defer", "followup"] and rec.log[0]["ephemeral"] is True
+    assert "file not found" in rec.text() and rec.replies()[0]["ephemeral"]
+
+
+async def test_status_parts_are_all_private(bot: AnalystBot) -> None:
+    rec = await slash(bot, "status", manager=True)
+    assert rec.log[0] == {"via": "defer", "ephemeral": True}
+    assert "setup:" in rec.text() and all(e["ephemeral"] for e in rec.replies())
+
+
+async def test_an_error_after_the_first_message_leaves_it_in_place(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.errors import AnalystError
+
+    def fail(*args: Any) -> None:
+        raise AnalystError("the forecast could not be remembered")
+
+    monkeypatch.setattr(bot.state_db, "remember_forecast", fail)
+    rec = await slash(bot, "forecast")
+    assert "delete" not in rec.vias()  # the report filled the placeholder: it stays
+    first, error = rec.replies()
+    assert first.get("embeds") and "could not be remembered" in error["content"]
+    assert error["ephemeral"] is True
+
+
+async def test_ask_modal_error_after_deferring_is_private(broken_data: AnalystBot) -> None:
+    modal = AskModal(dt.date(2025, 12, 31), 500)
+    modal.question._value = "why is GEX_Negative not firing?"
+    inter, rec = interaction(broken_data, {"custom_id": modal.custom_id}, kind=5)
+    await modal.on_submit(inter)
+    assert rec.vias() == ["defer", "delete", "followup"], rec.log
+    (reply,) = rec.replies()
+    assert reply["ephemeral"] is True and "file not found" in reply["content"]
 
 
 # --- the forecast: chart as the embed image, buttons, a thread --------------------------

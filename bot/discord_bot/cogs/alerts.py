@@ -21,6 +21,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import discord
+from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.alerts import LatestAlerts, alert_message, latest_alerts, opt_in_day
@@ -58,34 +59,61 @@ class AlertsCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.loop.cancel()
 
-    @commands.hybrid_command(name="alerts", description="Alerts in this channel: on, off or status")  # type: ignore[arg-type]  # discord.py's decorator typing
+    @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing
+        name="alerts", description="Alerts in this channel: on, off or status (Manage Server)"
+    )
     @commands.guild_only()
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.describe(
+        state="on: post alerts here; off: stop; status (the default): the setting and "
+        "the latest alerts"
+    )
+    @app_commands.choices(
+        state=[
+            app_commands.Choice(name="on", value="on"),
+            app_commands.Choice(name="off", value="off"),
+            app_commands.Choice(name="status", value="status"),
+        ]
+    )
     async def alerts(self, ctx: commands.Context[Any], state: str = "status") -> None:
+        """Status for anyone (the slash command is shown to managers by default; members
+        also see the setting in ``status``); on/off need Manage Server, and turning
+        alerts on needs the bot's own Send Messages here."""
         state = state.strip().lower()
         if state not in ("on", "off", "status"):
             raise UserInputError("use `alerts on`, `alerts off` or `alerts status`")
-        records = self.bot.state_db.alerts
-        if state != "status":
-            perms = getattr(ctx.author, "guild_permissions", None)
-            if perms is None or not perms.manage_guild:
-                raise commands.MissingPermissions(["manage_guild"])
-            since = opt_in_day(self.bot.clock())
-            guild_id = ctx.guild.id if ctx.guild else 0
-            entry = records.set_channel(
-                ctx.channel.id, guild_id, state == "on", since, self.bot.clock()
-            )
-            if entry.enabled:
-                await ctx.send(
-                    "🔔 Alerts are on here: a Tier 1 rule starting to fire, IWM's own GEX "
-                    "changing sign, VIX crossing the high-VIX threshold "
-                    f"({self.bot.settings.engine_params.high_vix:g}), and the close crossing "
-                    f"the call wall, put wall or gamma flip. From the {entry.since} session "
-                    "on; nothing older is replayed."
-                )
-            else:
-                await ctx.send("🔕 Alerts are off here.")
+        if state == "status":
+            await ctx.send(safe(self.status_text(ctx.channel.id)), ephemeral=True)
             return
-        await ctx.send(safe(self.status_text(ctx.channel.id)))
+        if not ctx.permissions.manage_guild:
+            raise commands.MissingPermissions(["manage_guild"])
+        if state == "on":
+            perms = post_permissions(ctx.channel)
+            if not perms.send:
+                raise commands.BotMissingPermissions([perms.send_name])
+        since = opt_in_day(self.bot.clock())
+        guild_id = ctx.guild.id if ctx.guild else 0
+        entry = self.bot.state_db.alerts.set_channel(
+            ctx.channel.id, guild_id, state == "on", since, self.bot.clock()
+        )
+        if entry.enabled:
+            await ctx.send(
+                "🔔 Alerts are on here: a Tier 1 rule starting to fire, IWM's own GEX "
+                "changing sign, VIX crossing the high-VIX threshold "
+                f"({self.bot.settings.engine_params.high_vix:g}), and the close crossing "
+                f"the call wall, put wall or gamma flip. From the {entry.since} session "
+                "on; nothing older is replayed."
+            )
+        else:
+            await ctx.send("🔕 Alerts are off here.")
+
+    def summary(self, channel_id: int) -> str:
+        """One line for ``status``: whether alerts are on in this channel."""
+        entry = self.bot.state_db.alerts.channel(channel_id)
+        if entry is None or not entry.enabled:
+            return "off"
+        return f"on, from the {entry.since} session"
 
     def status_text(self, channel_id: int) -> str:
         records = self.bot.state_db.alerts

@@ -37,6 +37,8 @@ HELP = """\
 `{p}status` - data freshness, next scheduled post (managers also see the setup)
 `{p}schedule [on|off] [HH:MM] [time zone]` - the morning post here (Manage Server);
   with no argument it shows the current setting
+`{p}alerts [on|off|status]` - alerts here: Tier 1 starts, GEX sign, VIX and level
+  crossings (Manage Server to turn on or off)
 A forecast opens a thread for follow-ups and has buttons: signals, chart, levels, ask.
 Every figure is measured on the data in use. Not financial advice."""
 
@@ -159,7 +161,8 @@ class InfoCog(commands.Cog):
     )
     @rate_limited()
     async def status(self, ctx: commands.Context[Any]) -> None:
-        await ctx.defer()  # slash invocations must be answered within 3 s
+        # Answered privately to a slash user: it is about what this person may see.
+        await ctx.defer(ephemeral=True)  # slash invocations must be answered within 3 s
         bot = self.bot
         state = await self._state()
         settings = bot.settings
@@ -191,8 +194,11 @@ class InfoCog(commands.Cog):
         schedule_cog = bot.get_cog("ScheduleCog")
         nxt = schedule_cog.next_post_text(ctx.channel.id) if schedule_cog else None  # type: ignore[attr-defined]
         lines.append(f"next scheduled post here: {nxt or 'none'}")
+        alerts_cog = bot.get_cog("AlertsCog")
+        if alerts_cog is not None and ctx.guild is not None:
+            lines.append(f"alerts here: {alerts_cog.summary(ctx.channel.id)}")  # type: ignore[attr-defined]
         for part in _code("\n".join(lines)):
-            await ctx.send(part)
+            await ctx.send(part, ephemeral=True)
 
     @commands.hybrid_command(name="help", description="What this bot can do")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def help(self, ctx: commands.Context[Any]) -> None:
