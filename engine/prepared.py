@@ -111,11 +111,19 @@ class Prepared:
         the full pipeline is computed once and used from then on, so a replay of many
         days never pays the masked run again and again.
         """
-        if "forecast" in self.__dict__ or pos in self._row_runs:
-            return self.__dict__.get("forecast") or self._row_runs[pos]
+        # One Prepared serves many threads (the bot builds states in a pool): every read
+        # is a single lookup, and the row runs are dropped only after the full arrays are
+        # in place, so a reader never finds a key gone between a test and its read.
+        full: ForecastArrays | None = self.__dict__.get("forecast")
+        if full is not None:
+            return full
+        hit = self._row_runs.get(pos)
+        if hit is not None:
+            return hit
         if len(self._row_runs) >= ROW_RUNS:
+            full = self.forecast
             self._row_runs.clear()
-            return self.forecast
+            return full
         only = np.zeros(len(self.ind), dtype=bool)
         only[pos] = True
         arrays = forecast_arrays(
@@ -126,7 +134,8 @@ class Prepared:
             self.params,
             only=only,
         )
-        self._row_runs[pos] = arrays
+        if "forecast" not in self.__dict__:  # a run finished after the switch is not kept
+            self._row_runs[pos] = arrays
         return arrays
 
     @property

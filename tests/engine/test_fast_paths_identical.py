@@ -124,3 +124,23 @@ def test_many_rows_switch_to_the_full_pipeline_once() -> None:
     assert reference.forecast.rules
     for d, s in zip(days, states, strict=True):
         assert s.model_dump_json() == state_at(reference, d.date()).model_dump_json()
+
+
+def test_rows_built_from_many_threads_at_once_are_the_same_states() -> None:
+    """The bot shares one Prepared between its worker threads (buttons and questions
+    carry their own day), so masked runs, the switch to the full arrays and reads of
+    either may interleave; every state must still come out whole and identical."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = demo_dataset(years=3)
+    reference = prepare(data)
+    assert reference.forecast.rules
+    days = [d.date() for d in reference.ind.index[-(4 * ROW_RUNS) :]]
+    expected = {d: state_at(reference, d).model_dump_json() for d in days}
+    for _ in range(3):
+        shared = prepare(data)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            built = pool.map(lambda d, p=shared: (d, state_at(p, d).model_dump_json()), days * 2)
+            got = list(built)
+        assert all(text == expected[d] for d, text in got)
+        assert "forecast" in shared.__dict__  # switched once, whatever the interleaving
