@@ -7,8 +7,6 @@ and the Discord bot get their dependencies injected, so a test can hand them fak
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -42,6 +40,9 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     before the process starts threads: arenas made earlier stay. A no-op (False) where
     the C library is not glibc.
     """
+    import ctypes
+    import ctypes.util
+
     name = ctypes.util.find_library("c")
     if name is None:
         return False
