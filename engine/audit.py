@@ -245,11 +245,12 @@ def rule_stats(
     }
     for k, spec in enumerate(specs):
         col = fires[spec.name] if spec.name in fires.columns else None
-        f = (
-            np.zeros(len(dates), dtype=bool)
-            if col is None
-            else col.fillna(False).to_numpy(dtype=bool)
-        )
+        if col is None:
+            f = np.zeros(len(dates), dtype=bool)
+        elif col.dtype == np.bool_:  # no missing values to fill (the usual fires frame)
+            f = col.to_numpy(dtype=bool)
+        else:
+            f = col.fillna(False).to_numpy(dtype=bool)
         for h in horizons:
             s, _ = _one(
                 fires=f,
