@@ -6,8 +6,9 @@ bot sets (:func:`bot.wiring.limit_malloc_arenas`) and no Discord connection; its
 messages go to a recording channel, its charts are drawn by its chart worker (a child
 process, as in the bot), and the model is the scripted OpenAI-compatible server from
 the tests, on loopback. Reports: model calls made, reply latency p50/p95, the bot's
-resident memory after start-up, after the first forecast (the model client is imported
-then) and after the 100, and the chart worker's resident memory on its own.
+resident memory after start-up, with the model client imported (the bot imports it at
+its first model call; here just before the load, to tell its share apart) and after the
+100, and the chart worker's resident memory on its own.
 """
 
 from __future__ import annotations
