@@ -110,7 +110,9 @@ def _prepared(values: npt.ArrayLike) -> FloatArray:
 def _bounds(n: int, window: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Trailing window ``[start, end)`` of each row, as pandas' fixed-window indexer."""
     end = np.arange(1, n + 1, dtype=np.int64)
-    return np.clip(end - window, 0, n), end
+    start = end - window
+    np.maximum(start, 0, out=start)  # never above n: end is at most n, window at least 1
+    return start, end
 
 
 def rolling_mean(values: npt.ArrayLike, window: int, min_periods: int | None = None) -> FloatArray:
