@@ -89,6 +89,18 @@ def _mtimes(db: Path) -> tuple[int | None, ...]:
     return tuple(out)
 
 
+#: States kept per prepared dataset (days asked about; usually the latest one).
+STATES_PER_DATASET = 16
+
+
+class _PreparedStates:
+    """A prepared dataset and the states built from it, by day."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.states: OnceCache[dt.date | None, MarketState] = OnceCache(STATES_PER_DATASET)
+
+
 class AnalystService:
     """Transport-agnostic operations: dataset, state, signals, forecast."""
 
@@ -109,9 +121,11 @@ class AnalystService:
 
             narrator_factory = NarratorChooser(self.clock)
         self._narrator_factory = narrator_factory
-        self._prepared: OnceCache[tuple[object, ...], Prepared] = OnceCache(cache_size)
-        # States per (prepared data, day): a busy morning builds each state once.
-        self._states: OnceCache[tuple[Prepared, dt.date | None], MarketState] = OnceCache(16)
+        # Each prepared dataset with its states by day (a busy morning builds each state
+        # once). The states live and go with their dataset, so a long-running bot keeps
+        # at most ``cache_size`` datasets (about 4 MB each for 26 years), however often
+        # the store is updated; a rebuilt dataset never meets a stale state.
+        self._prepared: OnceCache[tuple[object, ...], _PreparedStates] = OnceCache(cache_size)
 
     # --- data ----------------------------------------------------------------------
     def dataset(self, req: DataRequest) -> Dataset:
@@ -214,6 +228,9 @@ class AnalystService:
 
     def prepared(self, req: DataRequest) -> Prepared:
         """The prepared dataset for ``req``, built once per input identity."""
+        return self._prepared_states(req).prepared
+
+    def _prepared_states(self, req: DataRequest) -> _PreparedStates:
         from engine.prepared import prepare
         from engine.rules import load_playbook
 
@@ -222,18 +239,20 @@ class AnalystService:
         if req.csv is None and not req.demo:
             key = (*key, *_mtimes(self.settings.database))
         return self._prepared.get(
-            key, lambda: prepare(self.dataset(req), load_playbook(playbook_path), self._params())
+            key,
+            lambda: _PreparedStates(
+                prepare(self.dataset(req), load_playbook(playbook_path), self._params())
+            ),
         )
 
     # --- operations ------------------------------------------------------------------
     def state(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:
         from engine.build import state_at
 
-        prepared = self.prepared(req)
-        # Keyed by the prepared object itself (held by the cache), so a rebuilt dataset
-        # never meets a stale state.
-        return self._states.get(
-            (prepared, as_of), lambda: state_at(prepared, as_of, ticker=self.settings.ticker)
+        entry = self._prepared_states(req)
+        prepared = entry.prepared
+        return entry.states.get(
+            as_of, lambda: state_at(prepared, as_of, ticker=self.settings.ticker)
         )
 
     def signals(self, req: DataRequest, as_of: dt.date | None = None) -> MarketState:

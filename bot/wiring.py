@@ -8,6 +8,7 @@ and the Discord bot get their dependencies injected, so a test can hand them fak
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,39 @@ if TYPE_CHECKING:
     from sources.update import Providers
 
 Clock = Callable[[], dt.datetime]
+
+log = logging.getLogger(__name__)
+
+#: glibc ``mallopt`` parameter number of ``M_ARENA_MAX`` (malloc.h).
+_M_ARENA_MAX = -8
+#: Malloc arenas a long-running process keeps (glibc's default is 8 per core).
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for this process; True when the cap was set.
+
+    Each thread that allocates gets its own arena by default, and each arena keeps the
+    memory its thread freed; in the bot the worker threads that compute forecasts hold
+    about 4 MB that way after 100 forecasts. Two arenas keep that memory shared, at no
+    measurable cost in speed here (the threads mostly wait on one cached build). Call it
+    before the process starts threads: arenas made earlier stay. A no-op (False) where
+    the C library is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    ok = bool(mallopt(ctypes.c_int(_M_ARENA_MAX), ctypes.c_int(arenas)))
+    log.debug("malloc arenas capped at %d: %s", arenas, ok)
+    return ok
 
 
 def providers(settings: Settings) -> Providers:
@@ -80,7 +114,12 @@ def service(settings: Settings, *, clock: Clock | None = None) -> AnalystService
 
 
 def discord_bot(settings: Settings, *, clock: Clock | None = None) -> AnalystBot:
-    """The Discord bot with its service, state database and chart cache built here."""
+    """The Discord bot with its service, state database and chart cache built here.
+
+    Caps the process's malloc arenas first (:func:`limit_malloc_arenas`): the bot is the
+    one long-running process, and its resident memory is what matters there.
+    """
+    limit_malloc_arenas()
     from bot.chart import ChartCache
     from bot.discord_bot.app import AnalystBot
     from bot.discord_bot.persist import BotState

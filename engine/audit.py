@@ -86,36 +86,64 @@ def _interval(pair: tuple[float, float] | None) -> Interval | None:
     return None if pair is None else Interval(low=pair[0], high=pair[1])
 
 
+@dataclass(frozen=True)
+class _Base:
+    """What every rule shares at one horizon: the rows whose window closed by as_of
+    (and in the subset), their returns, and the base rates by direction."""
+
+    mask: BoolArray
+    r: FloatArray
+    n: int
+    mean: float | None
+    won: dict[float, BoolArray]  # by sign: +1 bullish, -1 bearish
+    win_rate: dict[float, float | None]
+    window_start: dt.date | None
+    window_end: dt.date | None
+
+    @classmethod
+    def of(
+        cls, r: FloatArray, dates: pd.DatetimeIndex, end: int, subset: BoolArray | None
+    ) -> _Base:
+        """``end`` is the last row whose forward window closed by as_of (``T - h``), or -1."""
+        upto = np.zeros(r.shape[0], dtype=bool)
+        if end >= 0:
+            upto[: end + 1] = True
+        mask = upto & ~np.isnan(r)
+        if subset is not None:
+            mask &= subset
+        base_r = r[mask]
+        n = int(base_r.size)
+        won = {sign: (r * sign) > 0 for sign in (1.0, -1.0)}
+        return cls(
+            mask=mask,
+            r=r,
+            n=n,
+            mean=float(base_r.mean()) if n else None,
+            won=won,
+            win_rate={s: float(w[mask].mean()) if n else None for s, w in won.items()},
+            window_start=dates[int(np.argmax(mask))].date() if n else None,
+            window_end=dates[end].date() if end >= 0 else None,
+        )
+
+
 def _one(
     *,
     fires: BoolArray,
-    r: FloatArray,
-    dates: pd.DatetimeIndex,
-    end: int,
+    base: _Base,
     h: int,
     spec: RuleSpec,
-    subset: BoolArray | None,
     bootstrap: bool,
     seed: Sequence[int],
     n_boot: int,
 ) -> tuple[HorizonStats, float | None]:
-    """Stats for one rule/horizon before q-values and verdicts. Returns (stats, p_below).
-
-    ``end`` is the last row whose forward window closed by as_of (``T - h``), or -1.
-    """
-    upto = np.zeros(r.shape[0], dtype=bool)
-    if end >= 0:
-        upto[: end + 1] = True
-    base_mask = upto & ~np.isnan(r)
-    if subset is not None:
-        base_mask &= subset
-    fire_mask = base_mask & fires
+    """Stats for one rule/horizon before q-values and verdicts. Returns (stats, p_below)."""
+    r = base.r
+    fire_mask = base.mask & fires
     sign = 1.0 if spec.direction == "bullish" else -1.0
-    won = (r * sign) > 0
-    base_r = r[base_mask]
-    base_n = int(base_r.size)
-    base_win = float(won[base_mask].mean()) if base_n else None
-    base_mean = float(base_r.mean()) if base_n else None
+    won = base.won[sign]
+    base_n = base.n
+    base_win = base.win_rate[sign]
+    base_mean = base.mean
     pos = np.flatnonzero(fire_mask)
     fr = r[pos]
     n = int(pos.size)
@@ -133,8 +161,8 @@ def _one(
         "base_mean_return": base_mean,
         "claim_win_rate": claim_wr,
         "claim_mean_return": claim_mr,
-        "window_start": dates[int(np.argmax(base_mask))].date() if base_n else None,
-        "window_end": dates[end].date() if end >= 0 else None,
+        "window_start": base.window_start,
+        "window_end": base.window_end,
     }
     p_below = None
     if n:
@@ -212,22 +240,23 @@ def rule_stats(
     dates = pd.DatetimeIndex(fires.index)
     t = as_of_row(dates, as_of)
     flat: list[tuple[str, HorizonStats]] = []
+    bases = {
+        h: _Base.of(np.asarray(fwd[h], dtype=np.float64), dates, t - h, subset) for h in horizons
+    }
     for k, spec in enumerate(specs):
         col = fires[spec.name] if spec.name in fires.columns else None
-        f = (
-            np.zeros(len(dates), dtype=bool)
-            if col is None
-            else col.fillna(False).to_numpy(dtype=bool)
-        )
+        if col is None:
+            f = np.zeros(len(dates), dtype=bool)
+        elif col.dtype == np.bool_:  # no missing values to fill (the usual fires frame)
+            f = col.to_numpy(dtype=bool)
+        else:
+            f = col.fillna(False).to_numpy(dtype=bool)
         for h in horizons:
             s, _ = _one(
                 fires=f,
-                r=np.asarray(fwd[h], dtype=np.float64),
-                dates=dates,
-                end=t - h,
+                base=bases[h],
                 h=h,
                 spec=spec,
-                subset=subset,
                 bootstrap=spec.name in bootstrap_rules,
                 seed=(seed, k, h),
                 n_boot=n_boot,

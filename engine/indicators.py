@@ -110,7 +110,9 @@ def _prepared(values: npt.ArrayLike) -> FloatArray:
 def _bounds(n: int, window: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Trailing window ``[start, end)`` of each row, as pandas' fixed-window indexer."""
     end = np.arange(1, n + 1, dtype=np.int64)
-    return np.clip(end - window, 0, n), end
+    start = end - window
+    np.maximum(start, 0, out=start)  # never above n: end is at most n, window at least 1
+    return start, end
 
 
 def rolling_mean(values: npt.ArrayLike, window: int, min_periods: int | None = None) -> FloatArray:
@@ -186,16 +188,41 @@ def _shift(x: FloatArray, periods: int) -> FloatArray:
     return out
 
 
-def _wilder(values: FloatArray, period: int) -> FloatArray:
-    """:func:`wilder_smooth` on an array (see there)."""
+def _valid_positions(values: FloatArray) -> slice | npt.NDArray[np.intp]:
+    """Positions of the non-NaN ``values``: a slice when they form one unbroken run (the
+    usual case, NaN only in a warm-up), else an index array."""
+    nan = np.isnan(values)
+    first = int(nan.argmin()) if values.size else 0
+    if values.size == 0 or nan[first]:
+        return slice(0, 0)
+    if not nan[first:].any():
+        return slice(first, values.size)
+    return np.flatnonzero(~nan)
+
+
+def _wilder(
+    values: FloatArray, period: int, valid: slice | npt.NDArray[np.intp] | None = None
+) -> FloatArray:
+    """:func:`wilder_smooth` on an array (see there); ``valid`` is
+    :func:`_valid_positions` of ``values`` when the caller has it."""
     out = np.full(values.size, np.nan)
-    valid = np.flatnonzero(~np.isnan(values))
+    if valid is None:
+        valid = _valid_positions(values)
+    com = _com_of_alpha(1.0 / period)
+    if isinstance(valid, slice):  # one run: views instead of gathered copies
+        start = valid.start
+        if valid.stop - start < period:
+            return out
+        tail = values[start + period - 1 : valid.stop].copy()  # the seed replaces tail[0]
+        # Series.mean over the first ``period`` values: numpy's sum divided by the count.
+        tail[0] = values[start : start + period].sum() / np.float64(period)
+        out[start + period - 1 : valid.stop] = ewm_mean(tail, com)
+        return out
     if valid.size < period:
         return out
     tail = values[valid[period - 1 :]]  # a copy: the seed replaces its first value
-    # Series.mean over the first ``period`` values: numpy's sum divided by the count.
     tail[0] = values[valid[:period]].sum() / np.float64(period)
-    out[valid[period - 1 :]] = ewm_mean(tail, _com_of_alpha(1.0 / period))
+    out[valid[period - 1 :]] = ewm_mean(tail, com)
     return out
 
 
@@ -210,17 +237,26 @@ def wilder_smooth(values: pd.Series, period: int) -> pd.Series:
 
 
 def _rsi(close: FloatArray, period: int) -> FloatArray:
-    delta = close - _shift(close, 1)
-    up, down = delta, -delta
-    # Series.clip(lower=0): negatives become 0, NaN and -0.0 stay as they are.
-    gain = np.where(np.isnan(up) | (up >= 0.0), up, 0.0)
-    loss = np.where(np.isnan(down) | (down >= 0.0), down, 0.0)
-    avg_gain, avg_loss = _wilder(gain, period), _wilder(loss, period)
+    delta = np.empty_like(close)
+    delta[:1] = np.nan
+    np.subtract(close[1:], close[:-1], out=delta[1:])
+    # Series.clip(lower=0) of delta and of -delta: negatives become 0, NaN and -0.0 stay.
+    gain = delta.copy()
+    gain[delta < 0.0] = 0.0
+    loss = -delta
+    loss[loss < 0.0] = 0.0
+    valid = _valid_positions(delta)  # gain and loss are NaN where delta is
+    avg_gain, avg_loss = _wilder(gain, period, valid), _wilder(loss, period, valid)
     with np.errstate(divide="ignore", invalid="ignore"):
-        value = 100.0 - 100.0 / (1.0 + avg_gain / avg_loss)
+        value = avg_gain / avg_loss
+        value += 1.0
+        np.divide(100.0, value, out=value)
+        np.subtract(100.0, value, out=value)  # 100 - 100 / (1 + gain / loss)
     # No losses at all in the window: RSI is 100 by definition (rs is +inf).
-    value = np.where(avg_loss != 0.0, value, np.where(avg_gain > 0.0, 100.0, 50.0))
-    return np.where(np.isnan(avg_gain), np.nan, value)
+    no_loss = avg_loss == 0.0
+    value[no_loss] = np.where(avg_gain[no_loss] > 0.0, 100.0, 50.0)
+    value[np.isnan(avg_gain)] = np.nan
+    return value
 
 
 def rsi(close: pd.Series, period: int = RSI_PERIOD) -> pd.Series:

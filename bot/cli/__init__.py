@@ -26,15 +26,47 @@ from engine.errors import AnalystError
 
 log = logging.getLogger(__name__)
 
-# Modules that contribute sub-commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = (
-    "bot.cli.forecast_cmds",
-    "bot.cli.data_cmds",
-    "bot.cli.audit_cmds",
-    "bot.cli.model_cmds",
-    "bot.cli.discord_cmds",
-    "bot.cli.status_cmds",
+# The sub-commands in the order they appear in --help: name, the module that implements
+# it (its ``register(subparsers)`` adds the full parser), and its one-line help. The
+# parser imports only the module of the command being run; every other command is listed
+# with this help alone, so start-up does not import every command's code. A test checks
+# that this table matches what the modules register.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("forecast", "bot.cli.forecast_cmds", "the forecast for tomorrow and the next 5 days"),
+    ("signals", "bot.cli.forecast_cmds", "every rule, whether it fires, and why"),
+    ("schema", "bot.cli.forecast_cmds", "print the MarketState JSON schema"),
+    (
+        "update",
+        "bot.cli.data_cmds",
+        "bring prices, VIX, FINRA dark pool and GEX up to date in the local store",
+    ),
+    (
+        "import",
+        "bot.cli.data_cmds",
+        "load your own files (prices, VIX, GEX, dark pool, FINRA, chains) into the store",
+    ),
+    (
+        "prune",
+        "bot.cli.data_cmds",
+        "remove stored rows dated after a day (default: the last completed session)",
+    ),
+    (
+        "gex",
+        "bot.cli.data_cmds",
+        "dealer gamma exposure, flip level and walls from the IWM option chain",
+    ),
+    ("audit", "bot.cli.audit_cmds", "measure every playbook rule against its claim"),
+    ("walkforward", "bot.cli.audit_cmds", "replay the forecaster and score it vs baselines"),
+    ("scorecard", "bot.cli.audit_cmds", "the live track record from the forecast ledger"),
+    ("ask", "bot.cli.model_cmds", "ask a question about today's signals and forecast"),
+    ("bot", "bot.cli.discord_cmds", "run the Discord bot (needs DISCORD_TOKEN)"),
+    ("chat", "bot.cli.discord_cmds", "the bot's commands in this terminal"),
+    ("chart", "bot.cli.discord_cmds", "write the forecast chart as a PNG"),
+    ("status", "bot.cli.status_cmds", "data freshness, narrator, and the settings files read"),
 )
+
+#: Modules that contribute sub-commands, in --help order.
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(module for _, module, _ in COMMANDS))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,16 +86,52 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _VersionAction(argparse.Action):
+    """``--version``, reading the package metadata only when asked (importlib.metadata
+    costs about 20 ms at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {package_version()}", file=sys.stdout)
+        parser.exit(0)
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv``: its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the module of the command it names is imported
+    (the other commands are listed with their one-line help), else every module."""
     parser = _Parser(
         prog="iwm-analyst",
         description="IWM forecasts from a deterministic engine, with every rule measured.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the program's version number and exit"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    if argv is None:
+        wanted = set(COMMAND_MODULES)
+    else:
+        command = _command_in(argv)
+        wanted = {module for name, module, _ in COMMANDS if name == command}
+    for name, module, help in COMMANDS:
+        if module in wanted:
+            importlib.import_module(module).register(sub)  # all of its commands, in order
+            wanted.discard(module)
+        elif name not in sub.choices:
+            sub.add_parser(name, help=help)
     return parser
 
 
@@ -90,8 +158,9 @@ def _no_voice_notes(record: logging.LogRecord) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
