@@ -52,6 +52,7 @@ from bot.narrator.sentences import (
 )
 from bot.views.fmt import num, pct, signed_pct, usd
 from engine.state import MarketState
+from engine.stats import MIN_EPISODES
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ def _paired(f: Figure, text: str) -> bool:
 
 def _check_figure(
     f: Figure, text: str, sentence: str, facts: Facts, scope: _Scope
-) -> Problem | None:
+) -> Problem | Fact | None:
+    """The problem with figure ``f``, or the fact it was matched to (None: not a figure)."""
     if structural(f, text):
         return None
     reading = reading_of(f, text, named_rule=scope.entities is not None)
@@ -179,8 +181,9 @@ def _check_figure(
         pool = [x for x in pool if x.topic is None or x.topic == reading.topic]
     if reading.p_up:
         pool = [x for x in pool if "P(up)" in x.label]
-    if any(_fits(x, f, tol) for x in pool):
-        return None
+    matched = next((x for x in pool if _fits(x, f, tol)), None)
+    if matched is not None:
+        return matched
     anywhere = [x for x in facts.items if _fits(x, f, tol)]
     instead = "; ".join(dict.fromkeys(_describe(x) for x in pool[:3]))
     claims = [x for x in anywhere if x.kind == Kind.CLAIM]
@@ -247,6 +250,45 @@ def _check_date(d: WrittenDate, sentence: str, facts: Facts, state: MarketState)
     )
 
 
+def _unsized_rates(
+    sentence: str, matched: list[tuple[Figure, Fact]], state: MarketState
+) -> list[Problem]:
+    """A rule's measured win rate from too few cases, written without its sample size.
+
+    "100% win rate over 5 days" read off one independent episode is a true figure and a
+    false impression. The prompt asks for "(n=K)" beside every measured rate; the check
+    holds the text to it where the record is below the engine's "too few cases" gate
+    (:data:`engine.stats.MIN_EPISODES`), where a bare rate misleads. Any sample size of
+    the state in the sentence counts: the
+    figures are already held to the rules the sentence names, and a sentence giving both
+    horizons' records puts each size after its own rate.
+    """
+    if any(x.kind == Kind.COUNT for _, x in matched):
+        return []
+    problems = []
+    for f, x in matched:
+        if x.kind != Kind.PROB or x.base or x.interval or not x.label.endswith("win rate"):
+            continue
+        rule = state.rule(x.entity)
+        horizon = x.horizon or 0
+        stats = rule.stats_at(horizon) if rule is not None else None
+        if stats is None or stats.sample_size >= MIN_EPISODES:
+            continue
+        size = f"{stats.n_fired} fires"
+        if horizon > 1:
+            size += f", {stats.n_episodes} independent episodes"
+        problems.append(
+            Problem(
+                "sample",
+                sentence,
+                f.text,
+                f"{f.text} is {x.label} but the sentence gives no sample size",
+                f"{x.label} {f.text} over {size}; write it as {f.text} (n={stats.n_fired})",
+            )
+        )
+    return problems
+
+
 def check_text(text: str, state: MarketState) -> list[Problem]:
     """Every figure, date and statement of ``text`` that the state does not bear out."""
     from bot.narrator.statements import check_statements
@@ -262,13 +304,17 @@ def check_text(text: str, state: MarketState) -> list[Problem]:
         scope = _scope(marked, rules, state)
         blanked, dates = find_dates(expand_ranges(marked))
         for d in dates:
-            found = _check_date(d, sentence, facts, state)
-            if found is not None:
-                problems.append(found)
+            wrong_date = _check_date(d, sentence, facts, state)
+            if wrong_date is not None:
+                problems.append(wrong_date)
+        matched: list[tuple[Figure, Fact]] = []
         for f in find_figures(blanked):
             found = _check_figure(f, blanked, sentence, facts, scope)
-            if found is not None:
+            if isinstance(found, Problem):
                 problems.append(found)
+            elif found is not None:
+                matched.append((f, found))
+        problems.extend(_unsized_rates(sentence, matched, state))
         problems.extend(check_statements(sentence, marked, rules, state))
         previous = rules or previous
     return problems

@@ -128,6 +128,13 @@ HORIZON_WORDS = {
 }
 
 
+_RATE_WORDS = re.compile(
+    r"win|of the time|hit rate|success|record|higher|lower|\bup\b|\bdown\b|rose|fell|"
+    r"green|red|episodes?|fires|probabilit|chance|odds",
+    re.I,
+)
+
+
 def structural(f: Figure, text: str) -> bool:
     """A number that names rather than measures: a period, a tier, a CI level."""
     before, after = text[: f.start].lower(), text[f.end :].lower()
@@ -164,7 +171,10 @@ def structural(f: Figure, text: str) -> bool:
         return True
     if f.unit == "" and re.match(r"^\s*(?:σ|sigma|standard dev|sd\b|std)", after):
         return True
-    return f.unit == "%" and f.value == 100.0
+    # "not a 100% guarantee", "100% of the data": a whole, not a measurement, unless the
+    # clause speaks of a rate (a rule that won "100% of the time" must hold that record)
+    lo, hi = clause(text, f.start, f.end)
+    return f.unit == "%" and f.value == 100.0 and not _RATE_WORDS.search(text[lo:hi])
 
 
 def clause(text: str, start: int, end: int) -> tuple[int, int]:

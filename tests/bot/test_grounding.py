@@ -28,21 +28,48 @@ def _rule_rate(state: MarketState, name: str, horizon: int) -> str:
     return pct(s.win_rate, 1)
 
 
+def _n(state: MarketState, name: str, horizon: int) -> str:
+    s = state.rule(name).stats_at(horizon)  # type: ignore[union-attr]
+    assert s is not None
+    return f"(n={s.n_fired})"
+
+
 def test_a_rules_figure_is_only_that_rules(demo_state: MarketState) -> None:
     rsi1 = _rule_rate(demo_state, "RSI_Extreme", 1)
     golden1 = _rule_rate(demo_state, "Golden_Setup", 1)
     assert rsi1 != golden1
-    assert checks(f"RSI_Extreme closed higher the next day {rsi1} of the time.", demo_state) == []
+    n = _n(demo_state, "RSI_Extreme", 1)
+    true = f"RSI_Extreme closed higher the next day {rsi1} of the time {n}."
+    assert checks(true, demo_state) == []
     wrong = check_text(f"Golden_Setup closed higher the next day {rsi1} of the time.", demo_state)
     assert [p.check for p in wrong] == ["number"] and "RSI_Extreme" in wrong[0].detail
 
 
 def test_a_figure_is_only_at_its_horizon(demo_state: MarketState) -> None:
     one, five = _rule_rate(demo_state, "Golden_Setup", 1), _rule_rate(demo_state, "Golden_Setup", 5)
-    assert checks(f"Over five days Golden_Setup was up {five} of the time.", demo_state) == []
+    n = _n(demo_state, "Golden_Setup", 5)
+    assert checks(f"Over five days Golden_Setup was up {five} of the time {n}.", demo_state) == []
     assert checks(f"Over five days Golden_Setup was up {one} of the time.", demo_state) == [
         "number"
     ]
+
+
+def test_a_measured_rate_needs_its_sample_size(demo_state: MarketState) -> None:
+    """A true rate without its n passes the figure check but leaves a false impression
+    (a local model wrote "a 100.0% win rate over 5 days" of one independent episode)."""
+    five = _rule_rate(demo_state, "RSI_Extreme", 5)
+    stats = demo_state.rule("RSI_Extreme").stats_at(5)  # type: ignore[union-attr]
+    assert stats is not None
+    bare = check_text(f"Over five days RSI_Extreme was up {five} of the time.", demo_state)
+    assert [p.check for p in bare] == ["sample"]
+    assert f"(n={stats.n_fired})" in bare[0].instead
+    assert f"{stats.n_episodes} independent episodes" in bare[0].instead
+    for sized in (f"(n={stats.n_fired})", f"across {stats.n_episodes} independent episodes"):
+        text = f"Over five days RSI_Extreme was up {five} of the time {sized}."
+        assert checks(text, demo_state) == [], sized
+    # base rates, forecasts and intervals are not a rule's measured rate
+    base = pct(stats.base_win_rate, 1)
+    assert checks(f"Over five days IWM rose {base} of the time on all days.", demo_state) == []
 
 
 def test_a_claim_is_never_a_measurement(demo_state: MarketState) -> None:
