@@ -74,3 +74,18 @@ async def test_a_reply_to_the_forecast_is_filtered_too(bot: AnalystBot) -> None:
     await dpytest.run_all_events()
     text = "\n".join(m.content for m in sent())
     assert "no call wall" in text and not HINT.search(text)
+
+
+async def test_a_managers_prefix_status_keeps_the_setup_out_of_the_channel(
+    bot: AnalystBot,
+) -> None:
+    config = dpytest.get_config()
+    config.guilds[0].owner_id = config.members[0].id  # the owner holds every permission
+    await dpytest.message("!status")
+    messages = sent()
+    channel = [m.content for m in messages if m.channel.id == config.channels[0].id]
+    dm = [m.content for m in messages if m.channel.id != config.channels[0].id]
+    public = "\n".join(channel)
+    assert "data as of" in public and "setup:" not in public and not HINT.search(public)
+    assert "by DM" in public
+    assert any("setup:" in text and "iwm-analyst" in text for text in dm)
