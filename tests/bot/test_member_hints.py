@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 
@@ -89,3 +90,26 @@ async def test_a_managers_prefix_status_keeps_the_setup_out_of_the_channel(
     assert "data as of" in public and "setup:" not in public and not HINT.search(public)
     assert "by DM" in public
     assert any("setup:" in text and "iwm-analyst" in text for text in dm)
+
+
+# --- the Ask form repeats the question cleanly (item 3) ---------------------------------
+async def test_the_ask_form_quotes_the_question_on_one_clean_line(bot: AnalystBot) -> None:
+    from bot.discord_bot.buttons import AskModal
+    from tests.bot.test_slash import interaction
+
+    modal = AskModal(dt.date(2025, 12, 31), 500)
+    modal.question._value = "why?\n# FREE MONEY\n[free money](https://evil.example) @everyone"
+    inter, rec = interaction(bot, {"custom_id": modal.custom_id, "components": []}, kind=5)
+    await modal.on_submit(inter)
+    first = rec.replies()[0]["content"]
+    quote, _, answer = first.partition("\n")
+    assert quote.startswith("> why? \\# FREE MONEY free money")
+    assert "evil.example" not in first and "](" not in quote and "@everyone" not in first
+    assert answer and not answer.startswith("#")
+
+
+def test_the_ask_form_takes_no_more_than_discord_allows() -> None:
+    from bot.discord_bot.buttons import AskModal
+
+    assert AskModal(dt.date(2025, 12, 31), 10_000).question.max_length == 4000
+    assert AskModal(dt.date(2025, 12, 31), 500).question.max_length == 500
