@@ -596,7 +596,7 @@ async def test_ask_button_opens_a_modal_and_answers(bot: AnalystBot) -> None:
     inter, rec = interaction(bot, {"custom_id": modal.custom_id, "components": []}, kind=5)
     await modal.on_submit(inter)
     assert rec.log[0] == {"via": "defer", "ephemeral": False}
-    assert "GEX_Negative" in rec.text() and rec.text().startswith("> why is GEX_Negative")
+    assert "GEX_Negative" in rec.text() and rec.text().startswith("> why is GEX\\_Negative")
     member, channel = dpytest.get_config().members[0], dpytest.get_config().channels[0]
     history = bot.state_db.history(channel.id, member.id, NOW, dt.timedelta(hours=1))
     assert [role for role, _ in history] == ["user", "assistant"]
