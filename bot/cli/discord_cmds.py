@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         examples=(
             "chat --demo",
             "chat                   # the local store",
-            "echo signals | iwm-analyst chat --demo",
+            "chat --demo < questions.txt  # one question a line, then exit",
         ),
     )
     add_data_options(p, as_of=False)
