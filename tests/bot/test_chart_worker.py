@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-
 import os
 import subprocess
 import sys
@@ -118,9 +117,9 @@ def test_a_failing_drawing_is_a_chart_error_and_the_worker_lives_on(
     prepared, state = demo
     worker = ChartWorker(timeout=30.0, render_fn=fake_render)
     try:
-        with caplog.at_level(logging.ERROR):
-            with pytest.raises(ChartError, match="could not be drawn") as err:
-                worker.render(prepared.history(), state.model_copy(update={"ticker": "FAIL"}))
+        caplog.set_level(logging.ERROR)
+        with pytest.raises(ChartError, match="could not be drawn") as err:
+            worker.render(prepared.history(), state.model_copy(update={"ticker": "FAIL"}))
         assert isinstance(err.value, AnalystError)
         # Users get one plain line; the worker's exception stays in the log.
         assert "ValueError" not in str(err.value) and "\n" not in str(err.value)
