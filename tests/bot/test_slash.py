@@ -393,6 +393,10 @@ async def test_unknown_rule_is_answered_privately_before_deferring(bot: AnalystB
     rec = await slash(bot, "explain", option("rule", "Golden_Setup"))
     embeds = [e for entry in rec.replies() for e in entry.get("embeds", [])]
     assert "Golden_Setup" in (embeds[0].title or "")
+    # The nickname works as it does for !explain: one lookup for both.
+    rec = await slash(bot, "explain", option("rule", "golden setup"))
+    embeds = [e for entry in rec.replies() for e in entry.get("embeds", [])]
+    assert "Golden_Setup" in (embeds[0].title or "")
 
 
 async def test_slash_cooldown_is_private(settings: Settings) -> None:

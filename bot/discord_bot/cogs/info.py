@@ -75,11 +75,14 @@ class InfoCog(commands.Cog):
     @bot_can(embed=True)
     @rate_limited()
     async def explain(self, ctx: commands.Context[Any], *, rule: str) -> None:
-        from bot.narrator.answer import find_rule, offline_answer
+        from bot.narrator.answer import find_rule, find_rule_name, offline_answer
 
-        # Checked before deferring, so a slash user alone sees the mistake.
-        names = [n for n, _, _ in await self.bot.run_blocking(self.bot.service.rule_names)]
-        if ctx.interaction is not None and rule.strip().lower() not in {n.lower() for n in names}:
+        # Checked before deferring, so a slash user alone sees the mistake; the same
+        # lookup as below (names, nicknames such as "golden setup", distinctive words).
+        rules = await self.bot.run_blocking(self.bot.service.rule_names)
+        names = [n for n, _, _ in rules]
+        pairs = [(n, nick) for n, nick, _ in rules]
+        if ctx.interaction is not None and find_rule_name(rule[:100], pairs) is None:
             raise UserInputError(f"no rule called '{rule[:60]}'. Rules: {', '.join(names)}")
         await ctx.defer()  # slash invocations must be answered within 3 s
         state = await self._state()
