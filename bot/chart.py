@@ -178,7 +178,9 @@ class ChartWorker:
                 f"the chart worker stopped unexpectedly (exit code {proc.returncode})"
             ) from exc
         if not ok or not isinstance(payload, bytes):
-            raise ChartError(f"the chart could not be drawn: {payload!s}")
+            # The worker's "ExcType: message" is for the log; users get one plain line.
+            log.error("chart worker failed: %s", payload)
+            raise ChartError("the chart could not be drawn; the details are in the log")
         return payload
 
     def close(self) -> None:

@@ -200,6 +200,11 @@ class ChatShell(cmd.Cmd):
     def do_chart(self, arg: str) -> bool:
         from bot.chart import render_chart
 
+        words = arg.split()
+        if words and not (len(words) == 1 and (arg.strip().lower().endswith(".png") or "/" in arg)):
+            # "chart of the last month?" is a question, not a file name.
+            self.do_ask(f"chart {arg.strip()}")
+            return False
         state = self.state()
         png = render_chart(self.service.prepared(self.req).history(state.as_of), state)
         target = Path(arg.strip()).expanduser() if arg.strip() else None

@@ -65,20 +65,37 @@ def _load_or_build() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
                 sessions, closes = saved["sessions"], saved["closes"]
             if sessions.dtype == np.int64 and sessions.shape == closes.shape and sessions.size:
                 return sessions, closes
-        except (OSError, ValueError, KeyError) as exc:
-            log.debug("calendar cache %s unreadable (%s): rebuilding", path, exc)
+            raise ValueError("unexpected arrays")
+        except Exception as exc:  # empty (EOFError), truncated (BadZipFile), anything else
+            log.debug("calendar cache %s unreadable (%r): rebuilding", path, exc)
+            path.unlink(missing_ok=True)
     sessions, closes = _build()
     if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob("xnys-*.npz"):
-                old.unlink(missing_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as fh:
-                np.savez(fh, sessions=sessions, closes=closes)
-            os.replace(fh.name, path)
-        except OSError as exc:
-            log.debug("calendar cache %s not written (%s)", path, exc)
+        _write_cache(path, sessions, closes)
     return sessions, closes
+
+
+def _write_cache(
+    path: Path, sessions: npt.NDArray[np.int64], closes: npt.NDArray[np.int64]
+) -> None:
+    """Written whole or not at all: a temporary file, flushed to disk, then renamed."""
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob("xnys-*.npz"):
+            old.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as fh:
+            tmp = fh.name
+            np.savez(fh, sessions=sessions, closes=closes)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        log.debug("calendar cache %s not written (%s)", path, exc)
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 @functools.cache

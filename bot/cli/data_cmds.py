@@ -197,7 +197,8 @@ def print_alerts(console: Any, settings: Settings) -> None:
         log.info("alerts not checked after the update: %s", exc)
         return
     for event in found.events:
-        console.print(f"[bold]alert[/bold] {event.as_of}: {event.text}", highlight=False)
+        # The text holds rule labels: with markup on, a "[/x]" in one would raise.
+        console.print(f"alert {event.as_of}: {event.text}", markup=False, highlight=False)
 
 
 def freshness_table(report: UpdateReport) -> Any:

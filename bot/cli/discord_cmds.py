@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         examples=(
             "chat --demo",
             "chat                   # the local store",
-            "echo signals | iwm-analyst chat --demo",
+            "chat --demo < questions.txt  # one question a line, then exit",
         ),
     )
     add_data_options(p, as_of=False)
@@ -79,7 +80,7 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
             "Discord refused DISCORD_TOKEN: copy the bot's token again from the developer "
             "portal into .env"
         ) from exc
-    except (TimeoutError, aiohttp.ClientConnectionError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientConnectionError, socket.gaierror, ConnectionError) as exc:
         # No network, DNS failure, a proxy or firewall: one line, the details at DEBUG.
         log.debug("cannot reach Discord", exc_info=True)
         print(

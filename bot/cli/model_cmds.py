@@ -21,9 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "configured (every figure checked against the state) or from the state itself: "
         "levels and walls, indicators and what they mean, a named rule, the calls.",
         examples=(
-            '"what\'s the call wall?" --offline',
-            '"what is RSI?" --demo',
-            '"why did GEX_Negative fire?" --csv IWM.csv --gex gex.csv',
+            'ask "what\'s the call wall?" --offline',
+            'ask "what is RSI?" --demo',
+            'ask "why did GEX_Negative fire?" --csv IWM.csv --gex gex.csv',
         ),
     )
     p.add_argument("question", help='e.g. "why is GEX_Negative bullish for IWM?"')

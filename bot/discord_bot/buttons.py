@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.discord_bot.embeds import COLOURS, message_parts, split_text
+from bot.discord_bot.embeds import COLOURS, split_text
 from bot.discord_bot.guards import safe
-from bot.narrator.safety import escape_structure
+from bot.narrator.safety import escape_structure, quote_line
 from bot.views import tables
 from bot.views.levels import gex_lines, levels_block
 from engine.errors import AnalystError, UserInputError
@@ -43,6 +43,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
 TEMPLATE = r"iwm:(?P<action>signals|chart|levels|ask):(?P<day>\d{4}-\d{2}-\d{2})"
 CHART_NAME = "chart.png"
 REPLY_LIMIT = 1900
+#: The most characters Discord lets a text input take.
+MODAL_MAX = 4000
 SORRY = "Something went wrong on my side; it has been logged. Please try again later."
 
 
@@ -180,7 +182,7 @@ class AskModal(discord.ui.Modal, title="Ask about this forecast"):
     def __init__(self, day: dt.date, max_chars: int) -> None:
         super().__init__()
         self.day = day
-        self.question.max_length = max_chars
+        self.question.max_length = min(max_chars, MODAL_MAX)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         bot: AnalystBot = interaction.client
@@ -209,6 +211,6 @@ class AskModal(discord.ui.Modal, title="Ask about this forecast"):
             log.exception("the Ask modal failed")
             await private_error(interaction, SORRY, public_placeholder=deferred)
             return
-        quoted = message_parts(f"> {question[:90]}", REPLY_LIMIT)[0]
+        quoted = quote_line(question)
         for i, part in enumerate(parts):
             await interaction.followup.send(f"{quoted}\n{part}" if i == 0 else part)

@@ -143,6 +143,7 @@ _OPERATOR = re.compile(
 _IMPERATIVE = re.compile(r"\W*(use|run|set|try|remove|add|re-import)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_BREAKS = (": ", "; ", " (", " - ", ", ")
+_BRACKETED = re.compile(r"\s*\([^()]*\)")
 
 
 def for_members(text: str) -> str:
@@ -151,6 +152,8 @@ def for_members(text: str) -> str:
     "prices end on X"), or dropped when nothing (or only an instruction such as "Use
     your own data") comes before it."""
     out: list[str] = []
+    # A hint in brackets goes alone: "timed out (... a larger OPENAI_TIMEOUT), so ...".
+    text = _BRACKETED.sub(lambda m: "" if _OPERATOR.search(m[0]) else m[0], text)
     for sentence in _SENTENCE.split(text):
         hit = _OPERATOR.search(sentence)
         if hit is None:
@@ -159,14 +162,21 @@ def for_members(text: str) -> str:
         cut = max(sentence.rfind(b, 0, hit.start()) for b in _CLAUSE_BREAKS)
         kept = sentence[:cut].rstrip(" ,;:-") if cut > 0 else ""
         if kept and not _IMPERATIVE.match(kept):
-            out.append(kept)
+            end = sentence.rstrip()[-1:]
+            out.append(kept + (end if end in ".!?" else ""))
     return " ".join(s for s in out if s.strip())
 
 
 def member_lines(text: str) -> str:
     """:func:`for_members` applied to each line that holds an operator hint."""
-    lines = (for_members(ln) if _OPERATOR.search(ln) else ln for ln in text.splitlines())
-    return "\n".join(ln for ln in lines if ln.strip(" >*-_"))
+    out: list[str] = []
+    for line in text.splitlines():
+        if _OPERATOR.search(line) is None:
+            out.append(line)
+        elif (kept := for_members(line)).strip(" >*-_"):
+            out.append(kept)
+    # A paragraph that was only a hint leaves no double gap behind.
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
 
 
 #: Permission attribute names as Discord's client shows them.

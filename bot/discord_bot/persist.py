@@ -377,6 +377,11 @@ class AlertClaim:
     resumed: bool
 
 
+#: Owner prefix of a claim whose last send may have landed: whoever claims it next,
+#: its previous owner included, counts as resuming it.
+UNCERTAIN = "uncertain:"
+
+
 class AlertRecords:
     """Alert subscriptions and the exactly-once record of each alert per channel.
 
@@ -495,10 +500,15 @@ class AlertRecords:
     def mark_delivered(self, claim: AlertClaim, message_id: int) -> None:
         self._owned(claim, "state = 'delivered', message_id = ?", (message_id,))
 
-    def release(self, claim: AlertClaim, now: dt.datetime) -> int:
+    def release(self, claim: AlertClaim, now: dt.datetime, *, uncertain: bool = False) -> int:
         """The send failed: count the attempt; the next check may retry at once.
-        Returns the attempts so far."""
-        self._owned(claim, "attempts = attempts + 1, lease_until = ?", (_iso(now),))
+        ``uncertain``: the send may have landed (a timeout, a Discord 5xx), so the next
+        claim, by any owner, is ``resumed`` and reads the channel first. Returns the
+        attempts so far."""
+        owner = f"{UNCERTAIN}{claim.owner}" if uncertain else claim.owner
+        self._owned(
+            claim, "attempts = attempts + 1, lease_until = ?, owner = ?", (_iso(now), owner)
+        )
         return claim.attempts + 1
 
     def give_up(self, claim: AlertClaim) -> None:

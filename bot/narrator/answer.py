@@ -110,7 +110,14 @@ _GENERIC: frozenset[str] = frozenset(
 
 
 def find_rule(question: str, state: MarketState) -> RuleState | None:
-    """The rule a question names, from the playbook's own names (no rule is hard-coded).
+    """The rule of ``state`` a question names (see :func:`find_rule_name`)."""
+    name = find_rule_name(question, [(r.name, r.nickname) for r in state.rules])
+    return next((r for r in state.rules if r.name == name), None)
+
+
+def find_rule_name(question: str, rules: Sequence[tuple[str, str | None]]) -> str | None:
+    """The rule a question names, from the playbook's own (name, nickname) pairs (no
+    rule is hard-coded).
 
     In order: the exact rule name; its nickname; every word of its name; a word of its
     name or nickname that no other rule has and that is not everyday indicator or
@@ -118,22 +125,22 @@ def find_rule(question: str, state: MarketState) -> RuleState | None:
     """
     lowered = question.lower()
     q_words = _words(question)
-    for rule in state.rules:
-        if rule.name.lower() in lowered:
-            return rule
-    for rule in state.rules:
-        if rule.nickname and _words(rule.nickname) <= q_words:
-            return rule
-    names = {r.name: _words(r.name) - {"and", "or", "the", "of"} for r in state.rules}
-    full = [r for r in state.rules if names[r.name] and names[r.name] <= q_words]
+    for name, _ in rules:
+        if name.lower() in lowered:
+            return name
+    for name, nickname in rules:
+        if nickname and _words(nickname) <= q_words:
+            return name
+    names = {n: _words(n) - {"and", "or", "the", "of"} for n, _ in rules}
+    full = [n for n, _ in rules if names[n] and names[n] <= q_words]
     if full:
-        return max(full, key=lambda r: len(names[r.name]))
+        return max(full, key=lambda n: len(names[n]))
     own: dict[str, set[str]] = {}
-    for rule in state.rules:
-        mine = names[rule.name] | (_words(rule.nickname) if rule.nickname else set())
-        others = set().union(*(names[o.name] for o in state.rules if o.name != rule.name))
-        own[rule.name] = mine - others - _GENERIC
-    hits = [r for r in state.rules if own[r.name] & q_words]
+    for name, nickname in rules:
+        mine = names[name] | (_words(nickname) if nickname else set())
+        others = set().union(*(names[o] for o, _ in rules if o != name))
+        own[name] = mine - others - _GENERIC
+    hits = [n for n, _ in rules if own[n] & q_words]
     return hits[0] if len(hits) == 1 else None
 
 

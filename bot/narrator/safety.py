@@ -149,3 +149,13 @@ def thread_name(text: str) -> str:
     line = " ".join(_printable(text).split())
     line = re.sub(r"[`*_~|>#\[\]()]", "", strip_links(line))
     return cap(neutralise_mentions(line), THREAD_NAME_LIMIT) or "IWM follow-up"
+
+
+_MARKDOWN = re.compile(r"([\\`*_~|>#\[\]()<-])")
+
+
+def quote_line(text: str, limit: int = 90) -> str:
+    """User text repeated back as one Discord quote line: flattened, links out,
+    markdown escaped, mentions neutralised, at most ``limit`` characters of the text."""
+    line = cap(" ".join(_printable(strip_links(text)).split()), limit)
+    return "> " + neutralise_mentions(_MARKDOWN.sub(r"\\\1", line))

@@ -192,6 +192,8 @@ def failing_sends(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 async def test_a_failing_send_is_retried_then_posted_once(
     bot: AnalystBot, failing_sends: dict[str, int]
 ) -> None:
+    # A 503 may have landed: each retry reads the channel (dpytest needs one message).
+    await dpytest.message("good evening")
     opt_in(bot)
     failing_sends["n"] = 2
     assert await cog(bot).check() == 0
@@ -205,6 +207,8 @@ async def test_a_failing_send_is_retried_then_posted_once(
 async def test_a_send_that_always_fails_is_given_up(
     bot: AnalystBot, failing_sends: dict[str, int]
 ) -> None:
+    # A 503 may have landed: each retry reads the channel (dpytest needs one message).
+    await dpytest.message("good evening")
     opt_in(bot)
     failing_sends["n"] = -1
     for _ in range(MAX_ATTEMPTS + 3):
@@ -279,3 +283,42 @@ def test_records_across_restarts(tmp_path: Path) -> None:
     reopened.alerts.set_channel(1, 9, False, DOWN, now)
     assert reopened.alerts.set_channel(1, 9, True, DOWN, now).since == DOWN
     reopened.close()
+
+
+async def test_a_send_that_timed_out_after_landing_is_not_posted_twice(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Discord took the message but the reply never came: the retry reads the channel."""
+    opt_in(bot)
+    original = discord.abc.Messageable.send
+    calls = {"n": 0}
+
+    async def landed_then_timed_out(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        await original(self, *args, **kwargs)
+        if calls["n"] == 1:
+            raise TimeoutError
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", landed_then_timed_out)
+    assert await cog(bot).check() == 0
+    assert len(sent()) == 1
+    # The host clock runs 30 s ahead of Discord's message time: still found.
+    set_time(bot, bot.clock() + dt.timedelta(seconds=30))
+    assert await cog(bot).check() == 0
+    assert sent() == [] and calls["n"] == 1
+    assert bot.state_db.alerts.state(channel().id, UP, "vix_cross") == "delivered"
+
+
+def test_an_uncertain_release_makes_the_next_claim_resumed(tmp_path: Path) -> None:
+    now = evening(UP)
+    state = BotState(tmp_path / "bot.db")
+    records = state.alerts
+    claim = records.claim(1, UP, "vix_cross", "text", "a", now, LEASE)
+    assert claim is not None
+    records.release(claim, now)  # refused by Discord: nothing landed
+    again = records.claim(1, UP, "vix_cross", "text", "a", now, LEASE)
+    assert again is not None and not again.resumed
+    records.release(again, now, uncertain=True)  # timed out: it may have landed
+    third = records.claim(1, UP, "vix_cross", "text", "a", now, LEASE)
+    assert third is not None and third.resumed and third.attempts == 2
+    state.close()

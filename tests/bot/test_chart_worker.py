@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -111,14 +112,18 @@ def test_a_hanging_drawing_is_killed_at_the_deadline(
 
 
 def test_a_failing_drawing_is_a_chart_error_and_the_worker_lives_on(
-    demo: tuple[Prepared, MarketState],
+    demo: tuple[Prepared, MarketState], caplog: pytest.LogCaptureFixture
 ) -> None:
     prepared, state = demo
     worker = ChartWorker(timeout=30.0, render_fn=fake_render)
     try:
-        with pytest.raises(ChartError, match="ValueError: no candles to draw") as err:
+        caplog.set_level(logging.ERROR)
+        with pytest.raises(ChartError, match="could not be drawn") as err:
             worker.render(prepared.history(), state.model_copy(update={"ticker": "FAIL"}))
         assert isinstance(err.value, AnalystError)
+        # Users get one plain line; the worker's exception stays in the log.
+        assert "ValueError" not in str(err.value) and "\n" not in str(err.value)
+        assert "ValueError: no candles to draw" in caplog.text
         pid = worker.pid
         assert worker.render(prepared.history(), state).startswith(f"{pid} ".encode())
         assert worker.pid == pid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,12 @@ def test_every_subcommand_has_a_description_and_examples() -> None:
     for name, sub in commands.items():
         text = sub.format_help()
         assert sub.description and len(sub.description) > 30, name
-        assert "examples:" in text and f"iwm-analyst {name}" in text, name
+        assert "examples:" in text, name
+        examples = [ln.strip() for ln in text.split("examples:", 1)[1].splitlines() if ln.strip()]
+        assert examples, name
+        for line in examples:
+            command = line.rsplit("| ", 1)[-1]  # a pipe into the command counts
+            assert re.match(rf"iwm-analyst {name}(\s|$)", command), (name, line)
 
 
 def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:

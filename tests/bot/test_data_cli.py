@@ -333,3 +333,27 @@ def test_a_real_one_line_chain_file_is_imported_as_a_snapshot(
     assert (gex["underlying"].iloc[0], gex["method"].iloc[0]) == ("IWM", "chain")
     assert gex["net_gex"].iloc[0] == pytest.approx(-2.12e9, rel=0.01)
     assert _main(tmp_path, monkeypatch, "import", "--kind", "prices", str(chain)) == 2
+
+
+def test_alert_text_is_printed_without_markup(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+    import io
+
+    from rich.console import Console
+
+    import bot.alerts
+    from bot.cli.data_cmds import print_alerts
+    from engine.alerts import AlertEvent
+
+    day = dt.date(2026, 1, 2)
+    prev = dt.date(2025, 12, 31)
+    event = AlertEvent(
+        kind="rule_started", key="rule:X", as_of=day, previous=prev, text="X [/x] starts"
+    )
+    found = bot.alerts.LatestAlerts(day, day, (event,))
+    monkeypatch.setattr(bot.alerts, "latest_alerts", lambda *a: found)
+    out = io.StringIO()
+    print_alerts(Console(file=out, width=100), settings)
+    assert "alert 2026-01-02: X [/x] starts" in out.getvalue()

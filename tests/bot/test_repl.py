@@ -179,3 +179,10 @@ def test_a_terminal_gets_a_prompt_line_editing_and_history(tmp_path: Path) -> No
     # A new session starts with that history: Up recalls the last line of the last one.
     second = _session(tmp_path, [b"\x1b[A\x1b[A\r", b"quit\r"])
     assert b"Key levels for the session after 2025-12-31" in second
+
+
+def test_chart_with_words_is_a_question_not_a_file(settings: Settings, tmp_path: Path) -> None:
+    text = chat(settings, "chart of the last month?\nchart mine.png\n", tmp_path)
+    assert not list(tmp_path.glob("**/of the last month*"))
+    assert text.count("chart written to") == 1
+    assert (tmp_path / "mine.png").read_bytes()[:4] == b"\x89PNG"

@@ -393,6 +393,10 @@ async def test_unknown_rule_is_answered_privately_before_deferring(bot: AnalystB
     rec = await slash(bot, "explain", option("rule", "Golden_Setup"))
     embeds = [e for entry in rec.replies() for e in entry.get("embeds", [])]
     assert "Golden_Setup" in (embeds[0].title or "")
+    # The nickname works as it does for !explain: one lookup for both.
+    rec = await slash(bot, "explain", option("rule", "golden setup"))
+    embeds = [e for entry in rec.replies() for e in entry.get("embeds", [])]
+    assert "Golden_Setup" in (embeds[0].title or "")
 
 
 async def test_slash_cooldown_is_private(settings: Settings) -> None:
@@ -596,7 +600,7 @@ async def test_ask_button_opens_a_modal_and_answers(bot: AnalystBot) -> None:
     inter, rec = interaction(bot, {"custom_id": modal.custom_id, "components": []}, kind=5)
     await modal.on_submit(inter)
     assert rec.log[0] == {"via": "defer", "ephemeral": False}
-    assert "GEX_Negative" in rec.text() and rec.text().startswith("> why is GEX_Negative")
+    assert "GEX_Negative" in rec.text() and rec.text().startswith("> why is GEX\\_Negative")
     member, channel = dpytest.get_config().members[0], dpytest.get_config().channels[0]
     history = bot.state_db.history(channel.id, member.id, NOW, dt.timedelta(hours=1))
     assert [role for role, _ in history] == ["user", "assistant"]

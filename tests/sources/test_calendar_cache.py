@@ -69,3 +69,29 @@ def test_unreadable_or_unwritable_cache_falls_back_to_the_library(cache_dir: Pat
     os.environ[calendar.CACHE_ENV] = str(blocker / "cache")  # cannot be created
     pd.testing.assert_index_equal(calendar._sessions(), want_sessions, exact=True)
     assert not (blocker / "cache").exists()
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_damaged_cache_is_removed_and_rebuilt(cache_dir: Path, damage: str) -> None:
+    calendar._sessions()  # writes today's cache
+    path = calendar._cache_file()
+    assert path is not None and path.is_file()
+    good = path.read_bytes()
+    path.write_bytes(b"" if damage == "empty" else good[: len(good) // 2])
+    _clear()
+    want, _ = _from_library()
+    pd.testing.assert_index_equal(calendar._sessions(), want, exact=True)
+    assert path.read_bytes() == good  # rebuilt whole, in place of the bad file
+    assert not list(cache_dir.glob("*.tmp"))
+
+
+def test_a_failed_write_leaves_no_temporary_file(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_space(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(calendar.os, "fsync", no_space)
+    want, _ = _from_library()
+    pd.testing.assert_index_equal(calendar._sessions(), want, exact=True)
+    assert list(cache_dir.iterdir()) == []

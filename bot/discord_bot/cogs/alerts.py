@@ -44,6 +44,18 @@ MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(minutes=2)
 #: How far back the channel is read when a claim is resumed.
 HISTORY_LIMIT = 50
+#: How far this host's clock may run ahead of Discord's when history is compared.
+CLOCK_SLACK = dt.timedelta(minutes=1)
+
+
+def may_have_landed(exc: BaseException) -> bool:
+    """True when a failed send may still have posted: a timeout, a dropped connection
+    or a Discord 5xx (a 4xx such as Forbidden means Discord refused it)."""
+    import aiohttp
+
+    if isinstance(exc, discord.HTTPException):
+        return exc.status >= 500
+    return isinstance(exc, (TimeoutError, aiohttp.ClientError, OSError))
 
 
 class AlertsCog(commands.Cog):
@@ -186,7 +198,10 @@ class AlertsCog(commands.Cog):
         try:
             message = await channel.send(claim.content)
         except Exception as exc:  # the next check retries; no half-post exists
-            attempts = records.release(claim, bot.clock())
+            # The last attempt is given up below, by this owner: no retry reads history.
+            last = claim.attempts + 1 >= MAX_ATTEMPTS
+            uncertain = may_have_landed(exc) and not last
+            attempts = records.release(claim, bot.clock(), uncertain=uncertain)
             log.warning(
                 "alert %s to channel %s failed (attempt %s of %s): %s: %s",
                 claim.key,
@@ -210,7 +225,8 @@ class AlertsCog(commands.Cog):
             return False
         try:
             async for m in channel.history(limit=HISTORY_LIMIT):
-                mine = m.author.id == me.id and m.created_at >= claim.claimed_at
+                # A host clock ahead of Discord's would hide a message sent just now.
+                mine = m.author.id == me.id and m.created_at >= claim.claimed_at - CLOCK_SLACK
                 if mine and m.content == claim.content:
                     log.info("alert %s was already in channel %s", claim.key, claim.channel_id)
                     self.bot.state_db.alerts.mark_delivered(claim, m.id)

@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.embeds import message_parts
-from bot.discord_bot.guards import COMMAND_OPTIONS, for_members, rate_limited, safe
+from bot.discord_bot.guards import COMMAND_OPTIONS, for_members, member_lines, rate_limited, safe
 from engine.errors import AnalystError, UserInputError
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,9 @@ class FollowupCog(commands.Cog):
         bot.state_db.add_turn(channel_id, user_id, "assistant", reply.text, now)
         for note in reply.notes:
             log.info("answer note: %s", note)
+        # Members never read operator hints, in the answer itself or in its notes.
         notes = [n for n in (for_members(note) for note in reply.notes) if n]
-        text = reply.text + "".join(f"\n_({note})_" for note in notes)
+        text = member_lines(reply.text) + "".join(f"\n_({note})_" for note in notes)
         return message_parts(text, REPLY_LIMIT)
 
     @commands.hybrid_command(  # type: ignore[arg-type]  # discord.py's decorator typing

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.discord_bot.embeds import split_text, text_embeds
 from bot.discord_bot.guards import COMMAND_OPTIONS, bot_can, for_members, rate_limited, safe
 from bot.narrator.safety import escape_structure
+from bot.status import data_lines
 from bot.views import tables
 from bot.views.levels import gex_lines
 from engine.errors import AnalystError, UserInputError
@@ -19,6 +20,7 @@ from engine.errors import AnalystError, UserInputError
 if TYPE_CHECKING:
     from bot.discord_bot.app import AnalystBot
     from engine.gex import GexResult
+    from engine.state import MarketState
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +75,14 @@ class InfoCog(commands.Cog):
     @bot_can(embed=True)
     @rate_limited()
     async def explain(self, ctx: commands.Context[Any], *, rule: str) -> None:
-        from bot.narrator.answer import find_rule, offline_answer
+        from bot.narrator.answer import find_rule, find_rule_name, offline_answer
 
-        # Checked before deferring, so a slash user alone sees the mistake.
-        names = [n for n, _, _ in await self.bot.run_blocking(self.bot.service.rule_names)]
-        if ctx.interaction is not None and rule.strip().lower() not in {n.lower() for n in names}:
+        # Checked before deferring, so a slash user alone sees the mistake; the same
+        # lookup as below (names, nicknames such as "golden setup", distinctive words).
+        rules = await self.bot.run_blocking(self.bot.service.rule_names)
+        names = [n for n, _, _ in rules]
+        pairs = [(n, nick) for n, nick, _ in rules]
+        if ctx.interaction is not None and find_rule_name(rule[:100], pairs) is None:
             raise UserInputError(f"no rule called '{rule[:60]}'. Rules: {', '.join(names)}")
         await ctx.defer()  # slash invocations must be answered within 3 s
         state = await self._state()
@@ -163,15 +168,33 @@ class InfoCog(commands.Cog):
     async def status(self, ctx: commands.Context[Any]) -> None:
         # Answered privately to a slash user: it is about what this person may see.
         await ctx.defer(ephemeral=True)  # slash invocations must be answered within 3 s
-        bot = self.bot
         state = await self._state()
-        settings = bot.settings
         manager = is_manager(ctx)
+        # A prefix command answers in the channel for everyone to read: the manager-only
+        # part (setup hints, warnings as they are, token use) goes by DM there.
+        public = ctx.interaction is None and ctx.guild is not None
+        if not (manager and public):
+            for part in _code("\n".join(self.status_lines(ctx, state, manager))):
+                await ctx.send(part, ephemeral=True)
+            return
+        for part in _code("\n".join(self.status_lines(ctx, state, False))):
+            await ctx.send(part)
+        try:
+            for part in _code("\n".join(self.status_lines(ctx, state, True))):
+                await ctx.author.send(part)
+        except discord.HTTPException:  # DMs closed (Forbidden) or failed
+            await ctx.send("Use /status for set-up details (seen only by you).")
+        else:
+            await ctx.send("Set-up details were sent to you by DM.")
+
+    def status_lines(
+        self, ctx: commands.Context[Any], state: MarketState, manager: bool
+    ) -> list[str]:
+        """The status report; managers also get setup hints, raw warnings, token use."""
+        bot = self.bot
+        settings = bot.settings
         model = settings.openai_model if settings.openai_api_key else "offline template"
-        lines = [f"data as of {state.as_of}" + (" (synthetic demo)" if state.synthetic else "")]
-        for p in state.provenance:
-            age = f", {p.stale_days} trading days old" if (p.stale_days or 0) > 1 else ""
-            lines.append(f"  {p.series}: {p.source}, last {p.last_date}{age}")
+        lines = data_lines(state)
         lines.append(f"narrator: {model}")
         for w in state.warnings:
             text = w.text if manager else for_members(w.text)
@@ -197,8 +220,7 @@ class InfoCog(commands.Cog):
         alerts_cog = bot.get_cog("AlertsCog")
         if alerts_cog is not None and ctx.guild is not None:
             lines.append(f"alerts here: {alerts_cog.summary(ctx.channel.id)}")  # type: ignore[attr-defined]
-        for part in _code("\n".join(lines)):
-            await ctx.send(part, ephemeral=True)
+        return lines
 
     @commands.hybrid_command(name="help", description="What this bot can do")  # type: ignore[arg-type]  # discord.py's decorator typing
     async def help(self, ctx: commands.Context[Any]) -> None:
