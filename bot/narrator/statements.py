@@ -236,6 +236,9 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
         r"trend)\b",
         low,
     )
+    flat = _FLAT_MARKET.search(low)
+    if trend is None and flat is not None and not _FORECAST_TALK.search(low):
+        trend = flat  # "the market is neutral, with no clear direction": a sideways market
     if trend and (trend.group(1).startswith("no ") or not _negated(low, trend.start())):
         word = trend.group(1)
         said = (
@@ -258,6 +261,18 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
     out.extend(_rsi_zone(sentence, low, state))
     out.extend(_comparisons(sentence, low, state))
     return out
+
+
+#: The market itself said to be going nowhere: a trend statement (Sideways), unless the
+#: sentence is about the forecast ("the call is Neutral with no clear direction").
+_FLAT_MARKET = re.compile(
+    r"\b((?:the )?(?:market|iwm|price|small caps)\s+(?:is|are|remains|stays)\s+"
+    r"(?:currently\s+|now\s+|still\s+)?(?:neutral|directionless|flat)|"
+    r"no (?:clear |obvious )?direction)\b"
+)
+_FORECAST_TALK = re.compile(
+    r"\b(call|forecast|outlook|lean|engine|tomorrow|p\(up\)|probabilit|odds|chance|signal)"
+)
 
 
 def _rsi_zone(sentence: str, low: str, state: MarketState) -> list[Problem]:
