@@ -276,7 +276,7 @@ async def test_a_hanging_refresh_does_not_hold_the_post(
 
     def hang(day: dt.date, seconds: float | None = None) -> None:
         calls.append(seconds or 0.0)
-        release.wait(30)
+        release.wait(120)
 
     monkeypatch.setattr(client.service, "refresh_store", hang)
     monkeypatch.setattr(refresh_module, "REFRESH_SLACK_SECONDS", 0.5)
@@ -287,7 +287,9 @@ async def test_a_hanging_refresh_does_not_hold_the_post(
     try:
         started = time.monotonic()
         messages = await run(client, MorningPoster(client), ny(8, 30), ny(8, 31))
-        assert time.monotonic() - started < 0.5 + 0.5 + 5.0
+        # the post went out long before the refresh would have returned (120 s); the bound
+        # leaves room for the chart worker's start and render on a loaded machine
+        assert time.monotonic() - started < 60.0
         assert calls == [0.5] and reports(messages) == 1
     finally:
         release.set()
