@@ -31,7 +31,6 @@ and logged once; a partial delivery is completed even after the window.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 import logging
@@ -52,6 +51,7 @@ from bot.discord_bot.cogs.forecast import (
 from bot.discord_bot.embeds import COLOURS, batches, report_embeds
 from bot.discord_bot.guards import PostPermissions, post_permissions
 from bot.discord_bot.persist import LeaseLost, PostUnit
+from bot.discord_bot.refresh import Refresh
 from bot.discord_bot.scheduler import Decision, decide
 from bot.views.levels import levels_block
 from sources.calendar import is_trading_day
@@ -67,8 +67,6 @@ MAX_ATTEMPTS = 5
 LEASE_MARGIN = dt.timedelta(minutes=2)
 #: How far back the channel is read when resuming a delivery after a crash.
 HISTORY_LIMIT = 50
-#: How long past DISCORD_REFRESH_SECONDS the post waits for the refresh to return.
-REFRESH_SLACK_SECONDS = 5.0
 
 
 def morning_heading(day: dt.date) -> str:
@@ -203,28 +201,12 @@ class MorningPoster:
 
     async def _refresh(self, day: dt.date) -> None:
         """Update the store before the first post of the day; bounded, never blocking."""
-        bot = self.bot
-        if bot.settings.discord_data_csv is not None or day in self._refreshed:
+        if day in self._refreshed:
             return
         self._refreshed.add(day)
-        seconds = bot.settings.discord_refresh_seconds
-        try:
-            report = await asyncio.wait_for(
-                bot.run_blocking(bot.service.refresh_store, day, seconds),
-                seconds + REFRESH_SLACK_SECONDS,
-            )
-        except TimeoutError:
-            log.warning("data refresh before the morning post did not end in %.0f s", seconds)
-            return
-        except Exception as exc:
-            log.warning(
-                "data refresh before the morning post failed: %s: %s", type(exc).__name__, exc
-            )
-            log.debug("refresh failure", exc_info=True)
-            return
-        if report is not None and not report.ok:
-            log.warning("refresh before the morning post: %s source(s) failed", len(report.failed))
-        bot.dispatch("store_refreshed")  # alerts are checked on the new data
+        outcome = await self.bot.refresher.run(day, "before the morning post")
+        if outcome in (Refresh.DONE, Refresh.PARTIAL):
+            self.bot.dispatch("store_refreshed")  # alerts are checked on the new data
 
     async def _prepare(self, unit: PostUnit, perms: PostPermissions) -> PostUnit:
         """Build the parts once and store them before anything is sent."""
