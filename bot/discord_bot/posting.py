@@ -43,9 +43,9 @@ from bot.discord_bot.buttons import forecast_view
 from bot.discord_bot.cogs.forecast import (
     CHART_NAME,
     NO_ATTACH,
-    THREAD_INTRO,
     chart_note,
     forecast_with_chart,
+    open_thread,
     thread_name,
 )
 from bot.discord_bot.embeds import COLOURS, batches, report_embeds
@@ -161,26 +161,10 @@ class MorningPoster:
         first = unit.sent.get(0)
         if first is not None:
             bot.state_db.remember_forecast(first, channel_id, bot.clock())
-            await self._open_thread(channel, unit, first, perms)
+            name = unit.parts[0].get("thread") if unit.parts else None
+            if name and hasattr(channel, "get_partial_message"):  # a thread for follow-ups
+                await open_thread(channel.get_partial_message(first), name, perms)
         return 1
-
-    async def _open_thread(
-        self, channel: Any, unit: PostUnit, first: int, perms: PostPermissions
-    ) -> None:
-        """A thread on the post for follow-ups, where the bot may open one (else none)."""
-        assert unit.parts is not None
-        name = unit.parts[0].get("thread")
-        if not name or not perms.threads or not hasattr(channel, "get_partial_message"):
-            return
-        try:
-            thread = await channel.get_partial_message(first).create_thread(
-                name=name, auto_archive_duration=1440
-            )
-            await thread.send(THREAD_INTRO)
-        except discord.HTTPException as exc:
-            log.info("no thread on the %s post: HTTP %s", unit.day, exc.status)
-            return
-        self.bot.state_db.remember_forecast(thread.id, thread.id, self.bot.clock())
 
     async def _report_missing(
         self, channel: Any, channel_id: int, day: dt.date, perms: PostPermissions, now: dt.datetime
