@@ -186,13 +186,13 @@ class ChatShell(cmd.Cmd):
         return False
 
     def do_gex(self, arg: str) -> bool:
-        from bot.narrator.intents import gex_text
+        from bot.views.levels import as_markdown, gex_lines
 
-        print_markdown(self.out, gex_text(self.state()))
+        print_markdown(self.out, as_markdown(gex_lines(self.state())))
         return False
 
     def do_levels(self, arg: str) -> bool:
-        from bot.narrator.intents import levels_text
+        from bot.views.levels import levels_text
 
         print_markdown(self.out, levels_text(self.state()))
         return False

@@ -30,6 +30,7 @@ from discord.ext.commands.context import DeferTyping
 from bot.chart import ChartCache
 from bot.discord_bot.guards import permission_name, safe
 from bot.discord_bot.persist import BotState
+from bot.discord_bot.refresh import StoreRefresher
 from bot.narrator.deadline import Deadline
 from bot.service import AnalystService, DataRequest
 from bot.settings import Settings
@@ -121,6 +122,8 @@ class AnalystBot(commands.Bot):
         #: The chart worker's start-up, begun in setup_hook (None when not started).
         self.chart_start: asyncio.Task[None] | None = None
         self._workers = ThreadPoolExecutor(WORKERS, thread_name_prefix="discord-work")
+        #: The store's refresh, one at a time (the morning post and the alert loop).
+        self.refresher = StoreRefresher(self)
 
     async def setup_hook(self) -> None:
         from bot.discord_bot.buttons import ForecastButton

@@ -31,7 +31,6 @@ and logged once; a partial delivery is completed even after the window.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 import logging
@@ -44,14 +43,15 @@ from bot.discord_bot.buttons import forecast_view
 from bot.discord_bot.cogs.forecast import (
     CHART_NAME,
     NO_ATTACH,
-    THREAD_INTRO,
     chart_note,
     forecast_with_chart,
+    open_thread,
     thread_name,
 )
 from bot.discord_bot.embeds import COLOURS, batches, report_embeds
 from bot.discord_bot.guards import PostPermissions, post_permissions
 from bot.discord_bot.persist import LeaseLost, PostUnit
+from bot.discord_bot.refresh import Refresh
 from bot.discord_bot.scheduler import Decision, decide
 from bot.views.levels import levels_block
 from sources.calendar import is_trading_day
@@ -67,8 +67,6 @@ MAX_ATTEMPTS = 5
 LEASE_MARGIN = dt.timedelta(minutes=2)
 #: How far back the channel is read when resuming a delivery after a crash.
 HISTORY_LIMIT = 50
-#: How long past DISCORD_REFRESH_SECONDS the post waits for the refresh to return.
-REFRESH_SLACK_SECONDS = 5.0
 
 
 def morning_heading(day: dt.date) -> str:
@@ -163,26 +161,10 @@ class MorningPoster:
         first = unit.sent.get(0)
         if first is not None:
             bot.state_db.remember_forecast(first, channel_id, bot.clock())
-            await self._open_thread(channel, unit, first, perms)
+            name = unit.parts[0].get("thread") if unit.parts else None
+            if name and hasattr(channel, "get_partial_message"):  # a thread for follow-ups
+                await open_thread(channel.get_partial_message(first), name, perms)
         return 1
-
-    async def _open_thread(
-        self, channel: Any, unit: PostUnit, first: int, perms: PostPermissions
-    ) -> None:
-        """A thread on the post for follow-ups, where the bot may open one (else none)."""
-        assert unit.parts is not None
-        name = unit.parts[0].get("thread")
-        if not name or not perms.threads or not hasattr(channel, "get_partial_message"):
-            return
-        try:
-            thread = await channel.get_partial_message(first).create_thread(
-                name=name, auto_archive_duration=1440
-            )
-            await thread.send(THREAD_INTRO)
-        except discord.HTTPException as exc:
-            log.info("no thread on the %s post: HTTP %s", unit.day, exc.status)
-            return
-        self.bot.state_db.remember_forecast(thread.id, thread.id, self.bot.clock())
 
     async def _report_missing(
         self, channel: Any, channel_id: int, day: dt.date, perms: PostPermissions, now: dt.datetime
@@ -203,28 +185,12 @@ class MorningPoster:
 
     async def _refresh(self, day: dt.date) -> None:
         """Update the store before the first post of the day; bounded, never blocking."""
-        bot = self.bot
-        if bot.settings.discord_data_csv is not None or day in self._refreshed:
+        if day in self._refreshed:
             return
         self._refreshed.add(day)
-        seconds = bot.settings.discord_refresh_seconds
-        try:
-            report = await asyncio.wait_for(
-                bot.run_blocking(bot.service.refresh_store, day, seconds),
-                seconds + REFRESH_SLACK_SECONDS,
-            )
-        except TimeoutError:
-            log.warning("data refresh before the morning post did not end in %.0f s", seconds)
-            return
-        except Exception as exc:
-            log.warning(
-                "data refresh before the morning post failed: %s: %s", type(exc).__name__, exc
-            )
-            log.debug("refresh failure", exc_info=True)
-            return
-        if report is not None and not report.ok:
-            log.warning("refresh before the morning post: %s source(s) failed", len(report.failed))
-        bot.dispatch("store_refreshed")  # alerts are checked on the new data
+        outcome = await self.bot.refresher.run(day, "before the morning post")
+        if outcome in (Refresh.DONE, Refresh.PARTIAL):
+            self.bot.dispatch("store_refreshed")  # alerts are checked on the new data
 
     async def _prepare(self, unit: PostUnit, perms: PostPermissions) -> PostUnit:
         """Build the parts once and store them before anything is sent."""

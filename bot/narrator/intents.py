@@ -12,6 +12,7 @@ from typing import Any
 
 import prompts
 from bot.views.fmt import NA, num, pct, signed_pct, usd
+from bot.views.levels import levels_text
 from engine.state import MarketState
 
 #: Question words that ask for a level of the option chain.
@@ -81,50 +82,6 @@ def level_answer(question: str, state: MarketState) -> str | None:
     if not _LEVELS.search(question):
         return None
     return levels_text(state)
-
-
-def levels_text(state: MarketState) -> str:
-    """Every key level of the next session, highest first, with its distance."""
-    p = _phrases()
-    close = state.latest.close
-    lines = [p["levels"].format(as_of=state.as_of, close=num(close))]
-    for lv in state.key_levels:
-        sigma = "" if lv.distance_sigma is None else f", {lv.distance_sigma:+.1f} sigma"
-        lines.append(
-            p["level_line"].format(
-                name=lv.name, price=num(lv.price), distance=signed_pct(lv.distance), sigma=sigma
-            )
-        )
-    g = state.regime.gex
-    text = "\n".join(lines)
-    if g.call_wall is None and g.put_wall is None and g.flip_level is None:
-        text += "\n\n" + p["wall_missing"].format(name="call or put wall", as_of=state.as_of)
-    return text
-
-
-def gex_text(state: MarketState) -> str:
-    """Dealer gamma today: net GEX and its regime, the flip and the walls when known."""
-    p = _phrases()
-    g, close = state.regime.gex, state.latest.close
-    series = f" ({g.series})" if g.series else ""
-    lines = [p["gex_line"].format(as_of=state.as_of, gex=usd(g.value), regime=g.regime) + series]
-    for name, value in (
-        ("gamma flip", g.flip_level),
-        ("call wall", g.call_wall),
-        ("put wall", g.put_wall),
-    ):
-        if value is not None:
-            lines.append(
-                p["level_line"].format(
-                    name=name, price=num(value), distance=_distance(value, close), sigma=""
-                )
-            )
-    text = "\n".join(lines)
-    if g.call_wall is None and g.put_wall is None and g.flip_level is None:
-        text += "\n\n" + p["wall_missing"].format(name="flip level or wall", as_of=state.as_of)
-    if g.note:
-        text += f"\n\n{g.note}"
-    return text
 
 
 def definition_answer(question: str, state: MarketState) -> str | None:

@@ -1,19 +1,24 @@
-"""Levels and dealer gamma for chat front-ends: what ``gex`` shows and the morning block.
+"""Levels and dealer gamma for every front-end: what ``gex`` and ``levels`` show.
 
 Everything here reads figures the engine already made (the state's GEX regime, ranges
 and key levels; a chain's :class:`~engine.gex.GexResult` when one is known) and writes
-them once, so the Discord command, its button and the morning post agree.
+them once, so the terminal chat, its offline answers, the Discord commands, buttons and
+the morning post agree. The lines are plain text (Discord puts them in a code block);
+:func:`as_markdown` keeps their line breaks where markdown is rendered (the chat).
 
 * :func:`gex_lines` - net GEX with the series it comes from (IWM's own chain or a
   stand-in such as the S&P 500's) and its as-of, the flip, the call and put walls,
-  GEX by expiry when a chain is known, and the expected move from the state's ranges.
+  GEX by expiry when a chain is known, the series' caveat, and the expected move from
+  the state's ranges.
+* :func:`levels_text` - every key level of the next session with its distance.
 * :func:`levels_block` - tomorrow's range and the nearest key levels in a few lines.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import prompts
 from bot.views.fmt import num, signed_pct, usd
 from engine.state import KeyLevel, MarketState, MoveRange
 
@@ -100,8 +105,8 @@ def gex_lines(state: MarketState, chain: GexResult | None = None) -> list[str]:
         lines.append(_level_line("Put wall", gex.put_wall, close))
     else:  # distances from the chain's own spot: the chain may be of another moment
         lines.append(
-            f"IWM chain as of {chain.as_of:%Y-%m-%d %H:%M}: net {usd(chain.net_gex)} {PER}, "
-            f"spot {num(chain.spot)}"
+            f"{state.ticker} option chain as of {chain.as_of:%Y-%m-%d %H:%M}: "
+            f"net {usd(chain.net_gex)} {PER}, spot {num(chain.spot)}"
         )
         lines.append(_level_line("Zero-gamma flip", chain.flip_level, chain.spot, "spot"))
         lines.append(_level_line("Call wall", chain.call_wall, chain.spot, "spot"))
@@ -113,8 +118,50 @@ def gex_lines(state: MarketState, chain: GexResult | None = None) -> list[str]:
         lines.append(f"GEX by expiry (the {len(top)} largest):")
         for ts, row in top.iterrows():
             lines.append(f"  {ts:%Y-%m-%d}: net {usd(row['net_gex'])} {PER}")
+    if gex.note:
+        lines.append(f"Note: {gex.note}")
     lines.extend(move_lines(state))
     return lines
+
+
+def as_markdown(lines: list[str]) -> str:
+    """``lines`` as markdown that keeps them apart: the first as a paragraph, the rest as
+    a list (an indented line as an item of the list above it)."""
+    if not lines:
+        return ""
+    out = [_escape(lines[0]), ""]
+    for line in lines[1:]:
+        indent = "    " if line.startswith("  ") else ""
+        out.append(f"{indent}* {_escape(line.strip())}")
+    return "\n".join(out)
+
+
+def _escape(text: str) -> str:
+    """Markdown's emphasis characters shown as themselves (a '*' or '_' in a name)."""
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
+
+
+def _phrases() -> dict[str, Any]:
+    return prompts.table("offline_answers.toml")
+
+
+def levels_text(state: MarketState) -> str:
+    """Every key level of the next session, highest first, with its distance (markdown)."""
+    p = _phrases()
+    close = state.latest.close
+    lines = [p["levels"].format(as_of=state.as_of, close=num(close))]
+    for lv in state.key_levels:
+        sigma = "" if lv.distance_sigma is None else f", {lv.distance_sigma:+.1f} sigma"
+        lines.append(
+            p["level_line"].format(
+                name=lv.name, price=num(lv.price), distance=signed_pct(lv.distance), sigma=sigma
+            )
+        )
+    g = state.regime.gex
+    text = "\n".join(lines)
+    if g.call_wall is None and g.put_wall is None and g.flip_level is None:
+        text += "\n\n" + p["wall_missing"].format(name="call or put wall", as_of=state.as_of)
+    return text
 
 
 def _nearest(levels: tuple[KeyLevel, ...], close: float) -> list[KeyLevel]:

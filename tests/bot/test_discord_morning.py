@@ -48,14 +48,15 @@ def threads(monkeypatch: pytest.MonkeyPatch) -> Threads:
     record = Threads()
 
     class Thread:
-        id = 42
+        def __init__(self, id: int) -> None:
+            self.id = id  # Discord gives a thread started from a message that message's id
 
         async def send(self, content: str, **kwargs: Any) -> None:
             record.intro.append(content)
 
     async def create_thread(message: Any, *, name: str, **kwargs: Any) -> Thread:
         record.opened.append((message.id, name))
-        return Thread()
+        return Thread(message.id)
 
     monkeypatch.setattr(discord.PartialMessage, "create_thread", create_thread)
     return record
@@ -87,7 +88,9 @@ async def test_morning_post_opens_a_thread_where_it_may(bot: AnalystBot, threads
     ((message_id, name),) = threads.opened
     assert message_id == first.id and name.startswith("IWM 2025-12-31 · ")
     assert "follow-up" in threads.intro[0]
-    assert bot.state_db.is_forecast_message(42)
+    # A reply to the post inside or outside the thread is a follow-up: the thread's id
+    # is the post's, remembered as a forecast; nothing else is stored for the thread.
+    assert bot.state_db.is_forecast_message(first.id)
 
 
 async def test_buttons_are_sent_with_the_first_part(

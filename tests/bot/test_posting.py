@@ -18,7 +18,8 @@ import discord.ext.test as dpytest
 import pytest
 import pytest_asyncio
 
-import bot.discord_bot.posting as refresh_module
+import bot.discord_bot.posting as posting_module
+import bot.discord_bot.refresh as refresh_module
 from bot.discord_bot.app import AnalystBot
 from bot.discord_bot.persist import BotState, Schedule
 from bot.discord_bot.posting import MorningPoster
@@ -208,7 +209,7 @@ async def test_a_partial_delivery_is_completed_not_repeated(
     bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A report long enough for several messages; the process dies after the first."""
-    monkeypatch.setattr(refresh_module, "batches", lambda embeds: [[e] for e in embeds])
+    monkeypatch.setattr(posting_module, "batches", lambda embeds: [[e] for e in embeds])
     first = MorningPoster(bot)
     original = discord.abc.Messageable.send
     calls = {"n": 0}

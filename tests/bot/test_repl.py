@@ -39,7 +39,7 @@ def test_every_command_with_or_without_a_prefix(settings: Settings, tmp_path: Pa
     for name, _ in COMMANDS:
         assert name in text  # the help lists every command
     assert text.count("IWM signals on 2025-12-31") == 1  # once: nothing runs after quit
-    assert "Net dealer gamma on 2025-12-31" in text
+    assert "IWM dealer gamma on 2025-12-31" in text and "Expected move, tomorrow" in text
     assert "Key levels for the session after 2025-12-31" in text
     assert "Golden_Setup (Tier 1, bullish)" in text
     assert "narrator: offline template" in text and "settings:" in text

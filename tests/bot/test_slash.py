@@ -709,7 +709,7 @@ async def test_prefix_gex_with_a_known_chain(settings: Settings) -> None:
         await dpytest.message("!gex")
         text = "\n".join(m.content for m in sent())
         assert "GEX by expiry (the 5 largest)" in text and "2026-07-17" in text
-        assert "IWM chain as of 2026-07-12" in text and "Call wall: 300.00" in text
+        assert "IWM option chain as of 2026-07-12" in text and "Call wall: 300.00" in text
     finally:
         client.state_db.close()
 

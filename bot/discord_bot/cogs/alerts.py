@@ -8,8 +8,15 @@ sent, released when the send fails (retried at the next check, given up after
 resumed, so a message that reached Discord just before a crash is not sent twice. A
 channel where the bot cannot send is skipped (logged once a day), never retried.
 
-Checks run every :data:`CHECK_MINUTES` on NYSE trading days and at once after the bot
-refreshes its store (the ``store_refreshed`` event).
+Checks run every :data:`CHECK_MINUTES` on NYSE trading days and at once after the
+morning post refreshes the store (the ``store_refreshed`` event). When the bot runs on
+its local store and some channel has alerts on, the loop also refreshes the store itself
+once per NYSE session, from :data:`REFRESH_AFTER_CLOSE` after the close (16:15 New York,
+earlier on half days), before it checks: a failed or partial refresh is tried again on
+the next tick (at most :data:`REFRESH_ATTEMPTS` times), a complete one (or one with
+nothing to refresh) is not repeated for that session. The refresh is the morning post's
+(:class:`bot.discord_bot.refresh.StoreRefresher`), bounded by ``DISCORD_REFRESH_SECONDS``
+and never run twice at once.
 """
 
 from __future__ import annotations
@@ -27,10 +34,11 @@ from discord.ext import commands, tasks
 from bot.alerts import LatestAlerts, alert_message, latest_alerts, opt_in_day
 from bot.discord_bot.guards import post_permissions, safe
 from bot.discord_bot.persist import AlertChannel, AlertClaim, LeaseLost
+from bot.discord_bot.refresh import Refresh
 from bot.discord_bot.scheduler import alerts_day
 from engine.alerts import AlertEvent
 from engine.errors import AnalystError, UserInputError
-from sources.calendar import is_trading_day
+from sources.calendar import is_trading_day, last_completed_session
 
 if TYPE_CHECKING:
     from bot.discord_bot.app import AnalystBot
@@ -46,6 +54,11 @@ LEASE = dt.timedelta(minutes=2)
 HISTORY_LIMIT = 50
 #: How far this host's clock may run ahead of Discord's when history is compared.
 CLOCK_SLACK = dt.timedelta(minutes=1)
+#: How long after a session's close the loop refreshes the store (sources publish the
+#: day's closes and option chains a little after 16:00).
+REFRESH_AFTER_CLOSE = dt.timedelta(minutes=15)
+#: Refreshes tried for one session (one per tick) before the loop waits for the next.
+REFRESH_ATTEMPTS = 12
 
 
 def may_have_landed(exc: BaseException) -> bool:
@@ -63,6 +76,10 @@ class AlertsCog(commands.Cog):
         self.bot = bot
         self.owner = uuid.uuid4().hex
         self._lock = asyncio.Lock()
+        #: The latest session whose refresh by this loop ended (done or nothing to do).
+        self._refreshed: dt.date | None = None
+        #: Refreshes tried per session that did not end complete.
+        self._attempts: dict[dt.date, int] = {}
 
     async def cog_load(self) -> None:
         if self.bot.start_scheduler:
@@ -242,12 +259,37 @@ class AlertsCog(commands.Cog):
         except Exception:
             log.exception("the alert check after a refresh failed")
 
+    async def refresh(self) -> Refresh | None:
+        """Refresh the store for the latest session closed :data:`REFRESH_AFTER_CLOSE`
+        ago, unless done already or no channel has alerts on; None when nothing was tried."""
+        bot = self.bot
+        if bot.settings.discord_data_csv is not None or not bot.state_db.alerts.channels():
+            return None
+        session = last_completed_session(bot.clock() - REFRESH_AFTER_CLOSE)
+        if self._refreshed is not None and session <= self._refreshed:
+            return None
+        outcome = await bot.refresher.run(session, f"for the alerts of {session}")
+        attempts = self._attempts.pop(session, 0) + 1
+        if outcome in (Refresh.DONE, Refresh.SKIPPED):
+            self._refreshed = session
+        elif attempts >= REFRESH_ATTEMPTS:
+            self._refreshed = session
+            log.warning("gave up refreshing for the alerts of %s after %s tries", session, attempts)
+        else:  # a failed or partial one is tried on the next tick
+            self._attempts = {session: attempts}
+        return outcome
+
+    async def tick(self) -> int:
+        """One tick of the loop: on an NYSE trading day, refresh when due, then check."""
+        if alerts_day(self.bot.clock(), is_trading_day) is None:
+            return 0
+        await self.refresh()
+        return await self.check()
+
     @tasks.loop(minutes=CHECK_MINUTES)
     async def loop(self) -> None:
-        if alerts_day(self.bot.clock(), is_trading_day) is None:
-            return
         try:
-            await self.check()
+            await self.tick()
         except Exception:  # an error here would stop the loop, and every later alert
             log.exception("the alert check failed; trying again in %s minutes", CHECK_MINUTES)
 

@@ -82,22 +82,23 @@ def with_chart(
 
 
 async def open_thread(
-    bot: AnalystBot, message: discord.Message, state: MarketState, perms: PostPermissions
+    message: discord.Message | discord.PartialMessage, name: str, perms: PostPermissions
 ) -> discord.Thread | None:
-    """A thread on the forecast for follow-ups, where one can be opened; else None.
+    """A thread on a forecast message for follow-ups, where one can be opened; else None.
 
     A DM, a thread or a missing permission means the conversation stays in place
-    (replies to the forecast still work); nothing is said about it in the channel.
+    (replies to the forecast still work); nothing is said about it in the channel. The
+    thread's id is its message's id, already remembered as a forecast, and follow-ups in
+    it are recognised as the bot's own thread: nothing else is stored.
     """
     if not perms.threads:
         return None
     try:
-        thread = await message.create_thread(name=thread_name(state), auto_archive_duration=1440)
+        thread = await message.create_thread(name=name, auto_archive_duration=1440)
         await thread.send(THREAD_INTRO)
     except discord.HTTPException as exc:
         log.info("no thread on forecast %s: HTTP %s", message.id, exc.status)
         return None
-    bot.state_db.remember_forecast(thread.id, thread.id, bot.clock())
     return thread
 
 
@@ -133,7 +134,7 @@ async def send_forecast(
         await channel.send(note)
     if first is not None:
         bot.state_db.remember_forecast(first.id, first.channel.id, bot.clock())
-        await open_thread(bot, first, report.state, perms)
+        await open_thread(first, thread_name(report.state), perms)
     return first
 
 
