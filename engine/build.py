@@ -114,10 +114,10 @@ def _provenance_at(
 
 
 def _rule_states(prepared: Prepared, pos: int) -> tuple[RuleState, ...]:
-    ind, fires = prepared.ind, prepared.fires
+    ind = prepared.ind
     states = []
     for spec in prepared.playbook.rules:
-        col = fires[spec.name].to_numpy()[: pos + 1]
+        col = prepared.fire_column(spec.name)[: pos + 1]
         hits = np.flatnonzero(col)
         states.append(
             RuleState(
@@ -129,8 +129,8 @@ def _rule_states(prepared: Prepared, pos: int) -> tuple[RuleState, ...]:
                 rationale=spec.rationale,
                 claim=spec.claim,
                 fired=bool(col[-1]),
-                available=is_available(spec, ind, pos),
-                conditions=explain(spec, ind, pos, prepared.params),
+                available=is_available(spec, ind, pos, prepared.column),
+                conditions=explain(spec, ind, pos, prepared.params, prepared.column),
                 last_fired=ind.index[hits[-1]].date() if hits.size else None,
             )
         )

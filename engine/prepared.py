@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from engine.dataset import Dataset
@@ -86,6 +87,32 @@ class Prepared:
     _row_runs: dict[int, ForecastArrays] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _columns: dict[str, npt.NDArray[np.float64]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _fire_columns: dict[str, npt.NDArray[np.bool_]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def column(self, name: str) -> npt.NDArray[np.float64]:
+        """Column ``name`` of :attr:`ind` as a float64 array, read through pandas once.
+
+        Shared and read-only by convention (often a view of the frame's block); several
+        threads may fill the cache at once, which only repeats a read.
+        """
+        values = self._columns.get(name)
+        if values is None:
+            values = self.ind[name].to_numpy(dtype=np.float64)
+            self._columns[name] = values
+        return values
+
+    def fire_column(self, name: str) -> npt.NDArray[np.bool_]:
+        """Rule ``name``'s column of :attr:`fires` as a bool array, read once."""
+        values = self._fire_columns.get(name)
+        if values is None:
+            values = self.fires[name].to_numpy(dtype=np.bool_)
+            self._fire_columns[name] = values
+        return values
 
     @cached_property
     def forecast(self) -> ForecastArrays:
