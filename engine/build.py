@@ -79,9 +79,9 @@ def _check_warmup(ind: pd.DataFrame, pos: int, columns: tuple[str, ...]) -> None
         )
 
 
-def _inputs_hash(frame: pd.DataFrame, pos: int) -> str:
-    hashed = pd.util.hash_pandas_object(frame.iloc[: pos + 1], index=True).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
+def _inputs_hash(prepared: Prepared, pos: int) -> str:
+    """SHA-256 of the row hashes of the dataset's frame up to and including ``pos``."""
+    return hashlib.sha256(prepared.row_hashes[: pos + 1].tobytes()).hexdigest()
 
 
 def _provenance_at(
@@ -319,7 +319,7 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
         ticker=ticker,
         as_of=day,
         synthetic=any(p.synthetic for p in prov),
-        inputs_hash=_inputs_hash(prepared.dataset.frame, pos),
+        inputs_hash=_inputs_hash(prepared, pos),
         playbook_version=prepared.playbook.version,
         params=prepared.params,
         provenance=prov,

@@ -94,6 +94,14 @@ class Prepared:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
+    @cached_property
+    def row_hashes(self) -> npt.NDArray[np.uint64]:
+        """One uint64 per row of the dataset's frame (``pd.util.hash_pandas_object`` with
+        the index), computed once. Each row's hash depends on that row alone, so the
+        first ``k`` of them are exactly the hashes of the frame cut after row ``k - 1``.
+        """
+        return pd.util.hash_pandas_object(self.dataset.frame, index=True).to_numpy()
+
     def column(self, name: str) -> npt.NDArray[np.float64]:
         """Column ``name`` of :attr:`ind` as a float64 array, read through pandas once.
 
