@@ -100,7 +100,8 @@ class Prepared:
         the index), computed once. Each row's hash depends on that row alone, so the
         first ``k`` of them are exactly the hashes of the frame cut after row ``k - 1``.
         """
-        return pd.util.hash_pandas_object(self.dataset.frame, index=True).to_numpy()
+        hashes = pd.util.hash_pandas_object(self.dataset.frame, index=True)
+        return hashes.to_numpy(dtype=np.uint64)
 
     def column(self, name: str) -> npt.NDArray[np.float64]:
         """Column ``name`` of :attr:`ind` as a float64 array, read through pandas once.
