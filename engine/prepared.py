@@ -101,7 +101,7 @@ class Prepared:
         first ``k`` of them are exactly the hashes of the frame cut after row ``k - 1``.
         """
         hashes = pd.util.hash_pandas_object(self.dataset.frame, index=True)
-        return hashes.to_numpy(dtype=np.uint64)
+        return np.asarray(hashes.to_numpy(), dtype=np.uint64)
 
     def column(self, name: str) -> npt.NDArray[np.float64]:
         """Column ``name`` of :attr:`ind` as a float64 array, read through pandas once.
