@@ -103,11 +103,11 @@ def _rules_started(
     for spec in prepared.playbook.rules:
         if spec.tier != 1 or spec.name not in prepared.fires.columns:
             continue
-        col = prepared.fires[spec.name].to_numpy(dtype=bool)
+        col = prepared.fire_column(spec.name)
         if not col[pos] or col[pos - 1]:
             continue
         figures: dict[str, float] = {}
-        for c in explain(spec, prepared.ind, pos, prepared.params):
+        for c in explain(spec, prepared.ind, pos, prepared.params, prepared.column):
             if c.left_value is not None:
                 figures[c.left] = c.left_value
             # a column or a parameter on the right (not a bare number) is a figure too

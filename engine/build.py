@@ -79,9 +79,9 @@ def _check_warmup(ind: pd.DataFrame, pos: int, columns: tuple[str, ...]) -> None
         )
 
 
-def _inputs_hash(frame: pd.DataFrame, pos: int) -> str:
-    hashed = pd.util.hash_pandas_object(frame.iloc[: pos + 1], index=True).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()
+def _inputs_hash(prepared: Prepared, pos: int) -> str:
+    """SHA-256 of the row hashes of the dataset's frame up to and including ``pos``."""
+    return hashlib.sha256(prepared.row_hashes[: pos + 1].tobytes()).hexdigest()
 
 
 def _provenance_at(
@@ -114,10 +114,10 @@ def _provenance_at(
 
 
 def _rule_states(prepared: Prepared, pos: int) -> tuple[RuleState, ...]:
-    ind, fires = prepared.ind, prepared.fires
+    ind = prepared.ind
     states = []
     for spec in prepared.playbook.rules:
-        col = fires[spec.name].to_numpy()[: pos + 1]
+        col = prepared.fire_column(spec.name)[: pos + 1]
         hits = np.flatnonzero(col)
         states.append(
             RuleState(
@@ -129,8 +129,8 @@ def _rule_states(prepared: Prepared, pos: int) -> tuple[RuleState, ...]:
                 rationale=spec.rationale,
                 claim=spec.claim,
                 fired=bool(col[-1]),
-                available=is_available(spec, ind, pos),
-                conditions=explain(spec, ind, pos, prepared.params),
+                available=is_available(spec, ind, pos, prepared.column),
+                conditions=explain(spec, ind, pos, prepared.params, prepared.column),
                 last_fired=ind.index[hits[-1]].date() if hits.size else None,
             )
         )
@@ -319,7 +319,7 @@ def state_at(prepared: Prepared, as_of: dt.date | None = None, ticker: str = "IW
         ticker=ticker,
         as_of=day,
         synthetic=any(p.synthetic for p in prov),
-        inputs_hash=_inputs_hash(prepared.dataset.frame, pos),
+        inputs_hash=_inputs_hash(prepared, pos),
         playbook_version=prepared.playbook.version,
         params=prepared.params,
         provenance=prov,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from engine.dataset import Dataset
@@ -86,6 +87,41 @@ class Prepared:
     _row_runs: dict[int, ForecastArrays] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _columns: dict[str, npt.NDArray[np.float64]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _fire_columns: dict[str, npt.NDArray[np.bool_]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    @cached_property
+    def row_hashes(self) -> npt.NDArray[np.uint64]:
+        """One uint64 per row of the dataset's frame (``pd.util.hash_pandas_object`` with
+        the index), computed once. Each row's hash depends on that row alone, so the
+        first ``k`` of them are exactly the hashes of the frame cut after row ``k - 1``.
+        """
+        hashes = pd.util.hash_pandas_object(self.dataset.frame, index=True)
+        return np.asarray(hashes.to_numpy(), dtype=np.uint64)
+
+    def column(self, name: str) -> npt.NDArray[np.float64]:
+        """Column ``name`` of :attr:`ind` as a float64 array, read through pandas once.
+
+        Shared and read-only by convention (often a view of the frame's block); several
+        threads may fill the cache at once, which only repeats a read.
+        """
+        values = self._columns.get(name)
+        if values is None:
+            values = self.ind[name].to_numpy(dtype=np.float64)
+            self._columns[name] = values
+        return values
+
+    def fire_column(self, name: str) -> npt.NDArray[np.bool_]:
+        """Rule ``name``'s column of :attr:`fires` as a bool array, read once."""
+        values = self._fire_columns.get(name)
+        if values is None:
+            values = self.fires[name].to_numpy(dtype=np.bool_)
+            self._fire_columns[name] = values
+        return values
 
     @cached_property
     def forecast(self) -> ForecastArrays:

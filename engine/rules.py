@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from engine.errors import RuleSpecError
-from engine.frame import AUX_SERIES, COLUMNS, previous_in_series
+from engine.frame import AUX_SERIES, COLUMNS, previous_in_series, series_id_column
 from engine.indicators import AUX_DERIVED, INDICATOR_COLUMNS
 from engine.state import ConditionCheck, Direction, EngineParams, RuleClaim
 
@@ -323,40 +323,93 @@ def _finite(x: float) -> float | None:
     return None if np.isnan(x) else float(x)
 
 
+ColumnReader = Callable[[str], FloatArray]
+"""A frame column by name as a float64 array (e.g. :meth:`engine.prepared.Prepared.column`)."""
+
+
+def _frame_reader(ind: pd.DataFrame) -> ColumnReader:
+    return lambda name: ind[name].to_numpy(dtype=np.float64)
+
+
+def _value_at(column: ColumnReader, name: str, pos: int) -> float:
+    return float(column(name)[pos])
+
+
+def _previous_at(ind: pd.DataFrame, column: ColumnReader, name: str, pos: int) -> float:
+    """``name`` on row ``pos - 1``, NaN on the first row and across a series break: the
+    row ``pos`` of :func:`engine.frame.previous_in_series`, without the whole column."""
+    if pos < 1:
+        return float("nan")
+    series = series_of(name)
+    id_col = series_id_column(series) if series is not None else None
+    if id_col is not None and id_col in ind.columns:
+        ids = column(id_col)
+        if ids[pos] != ids[pos - 1]:  # NaN ids differ too
+            return float("nan")
+    return float(column(name)[pos - 1])
+
+
 def explain(
-    rule: RuleSpec, ind: pd.DataFrame, pos: int, params: EngineParams
+    rule: RuleSpec,
+    ind: pd.DataFrame,
+    pos: int,
+    params: EngineParams,
+    column: ColumnReader | None = None,
 ) -> tuple[ConditionCheck, ...]:
     """The deciding values of each of ``rule``'s conditions on row ``pos``.
 
     ``passed`` comes from the same operator as :func:`condition_mask`, evaluated on the
     row (and the row before, for crossings); it is None when an operand is missing.
+    ``column`` reads a column of ``ind`` as float64 (default: through pandas each time;
+    :class:`engine.prepared.Prepared` keeps the arrays). Only row ``pos`` (and the row
+    before) is read.
     """
+    read = column if column is not None else _frame_reader(ind)
     checks = []
     for cond in rule.when:
-        left, right = _operands(cond, ind, params)
+        left = _value_at(read, cond.left, pos)
+        right_column = isinstance(cond.right, str) and not cond.right.startswith("param:")
+        if isinstance(cond.right, str) and not right_column:
+            right = float(getattr(params, cond.right.removeprefix("param:")))
+        elif isinstance(cond.right, str):
+            right = _value_at(read, cond.right, pos)
+        else:
+            right = float(cond.right)
         op = OPERATORS_TABLE[cond.op]
-        prev_left, prev_right = _previous(cond, ind, right) if op.uses_previous else (left, right)
-        needed = [left[pos], right[pos]]
+        prev_left, prev_right = left, right
+        needed = [left, right]
         if op.uses_previous:
-            needed += [prev_left[pos], prev_right[pos]]
+            prev_left = _previous_at(ind, read, cond.left, pos)
+            if right_column:
+                prev_right = _previous_at(ind, read, str(cond.right), pos)
+            needed += [prev_left, prev_right]
         passed: bool | None = None
         if not np.isnan(needed).any():
-            at = slice(pos, pos + 1)
-            passed = bool(op.holds(left[at], right[at], prev_left[at], prev_right[at])[0])
+            passed = bool(
+                op.holds(
+                    np.array([left]),
+                    np.array([right]),
+                    np.array([prev_left]),
+                    np.array([prev_right]),
+                )[0]
+            )
         checks.append(
             ConditionCheck(
                 text=cond.text,
                 left=cond.left,
-                left_value=_finite(left[pos]),
+                left_value=_finite(left),
                 op=cond.op,
                 right=cond.right_label,
-                right_value=_finite(right[pos]),
+                right_value=_finite(right),
                 passed=passed,
             )
         )
     return tuple(checks)
 
 
-def is_available(rule: RuleSpec, ind: pd.DataFrame, pos: int) -> bool:
+def is_available(
+    rule: RuleSpec, ind: pd.DataFrame, pos: int, column: ColumnReader | None = None
+) -> bool:
     """False when an auxiliary series the rule needs has no value on row ``pos``."""
-    return all(not np.isnan(ind[s].to_numpy(dtype="float64")[pos]) for s in rule.series)
+    read = column if column is not None else _frame_reader(ind)
+    return all(not np.isnan(read(s)[pos]) for s in rule.series)
