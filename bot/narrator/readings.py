@@ -128,11 +128,12 @@ HORIZON_WORDS = {
 }
 
 
-_RATE_WORDS = re.compile(
-    r"win|of the time|hit rate|success|record|higher|lower|\bup\b|\bdown\b|rose|fell|"
-    r"green|red|episodes?|fires|probabilit|chance|odds",
+_RATE_AFTER = re.compile(
+    r"^\s*(?:win(?:ning)?[- ]rate|hit rate|success rate|of the time|of (?:its|the) "
+    r"(?:fires|episodes|cases|days|sessions|times)|wins?\b|record)",
     re.I,
 )
+_RATE_BEFORE = re.compile(r"\b(?:won|wins|rose|fell|was up|closed higher|up)\s+(?:in\s+)?$", re.I)
 
 
 def structural(f: Figure, text: str) -> bool:
@@ -172,9 +173,11 @@ def structural(f: Figure, text: str) -> bool:
     if f.unit == "" and re.match(r"^\s*(?:σ|sigma|standard dev|sd\b|std)", after):
         return True
     # "not a 100% guarantee", "100% of the data": a whole, not a measurement, unless the
-    # clause speaks of a rate (a rule that won "100% of the time" must hold that record)
-    lo, hi = clause(text, f.start, f.end)
-    return f.unit == "%" and f.value == 100.0 and not _RATE_WORDS.search(text[lo:hi])
+    # figure is written as a rate ("a 100% win rate", "up 100% of the time", "rose 100%"):
+    # then it must be a record the state holds
+    if f.unit != "%" or f.value != 100.0:
+        return False
+    return not (_RATE_AFTER.search(after) or _RATE_BEFORE.search(before))
 
 
 def clause(text: str, start: int, end: int) -> tuple[int, int]:

@@ -266,9 +266,10 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
 #: The market itself said to be going nowhere: a trend statement (Sideways), unless the
 #: sentence is about the forecast ("the call is Neutral with no clear direction").
 _FLAT_MARKET = re.compile(
-    r"\b((?:the )?(?:market|iwm|price|small caps)\s+(?:is|are|remains|stays)\s+"
-    r"(?:currently\s+|now\s+|still\s+)?(?:neutral|directionless|flat)|"
-    r"no (?:clear |obvious )?direction)\b"
+    r"\b((?:the )?(?:market|iwm|price|small caps)\s+(?:is|are|remains|stays|shows|has)\s+"
+    r"(?:currently\s+|now\s+|still\s+)?(?:neutral|directionless|flat|"
+    r"no (?:clear |obvious )?direction)|"
+    r"(?:the )?(?:market|iwm|price|small caps)\b[^.;]{0,40}?\bno (?:clear |obvious )?direction)\b"
 )
 _FORECAST_TALK = re.compile(
     r"\b(call|forecast|outlook|lean|engine|tomorrow|p\(up\)|probabilit|odds|chance|signal)"
