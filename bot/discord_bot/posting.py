@@ -5,9 +5,11 @@ compact block of tomorrow's range and levels in one or more messages, the first 
 the forecast's buttons and the chart as its last embed's image (``attachment://``), or
 a one-line note under the heading in its place; once delivered, a thread is opened on
 the first message for follow-ups where the bot may. The chart belongs to the first
-part, so it is sent, recorded and checked after a crash with that message: a failed
-upload never holds back the report (the same part goes out at once without the image,
-with the note). For each due channel, :meth:`MorningPoster.tick`:
+part, so it is sent, recorded and checked after a crash with that message: an upload
+Discord refuses (a 4xx such as 413 too large) never holds back the report (the same
+part goes out at once without the image, with the note); an upload that fails on a 5xx
+or a timeout may have been posted, so it is treated as an uncertain send (below).
+For each due channel, :meth:`MorningPoster.tick`:
 
 1. checks the bot's permissions first: without Send Messages nothing can be said (the
    log says so once a day); without Embed Links the channel is told once a day and the
@@ -53,6 +55,7 @@ from bot.discord_bot.guards import PostPermissions, post_permissions
 from bot.discord_bot.persist import LeaseLost, PostUnit
 from bot.discord_bot.refresh import Refresh
 from bot.discord_bot.scheduler import Decision, decide
+from bot.discord_bot.uncertain import may_have_landed
 from bot.views.levels import levels_block
 from sources.calendar import is_trading_day
 
@@ -238,7 +241,10 @@ class MorningPoster:
                         return await channel.send(
                             content=part.get("content"), embeds=embeds, file=file, **extra
                         )
-                    except discord.HTTPException as exc:  # the same part, without the image
+                    except discord.HTTPException as exc:
+                        if may_have_landed(exc):  # a 5xx: it may be posted; see _one
+                            raise
+                        # A refusal (413 too large, 403): the same part, without the image.
                         log.warning("morning chart upload failed: HTTP %s", exc.status)
                         note = chart_note(f"the upload failed (HTTP {exc.status})")
                 else:
@@ -253,6 +259,8 @@ class MorningPoster:
                 file = discord.File(io.BytesIO(unit.chart), part["filename"])
                 return await channel.send(file=file)
             except discord.HTTPException as exc:
+                if may_have_landed(exc):
+                    raise
                 log.warning("morning chart upload failed: HTTP %s", exc.status)
                 return await channel.send(chart_note(f"the upload failed (HTTP {exc.status})"))
         return await channel.send(part["content"])

@@ -39,6 +39,11 @@ class _Response:
     reason = "Forbidden"
 
 
+class _Unavailable:
+    status = 503
+    reason = "Service Unavailable"
+
+
 @pytest_asyncio.fixture
 async def bot() -> AsyncIterator[AnalystBot]:
     client = await start_bot(load_settings(DISCORD_COOLDOWN_SECONDS=0))
@@ -125,6 +130,30 @@ async def test_chart_upload_failing(
     (message,) = messages  # the note is under the heading of the report's message
     assert message.content.startswith("☀️ Morning forecast")
     assert all(not e.image for e in message.embeds)  # no image that points at nothing
+
+
+async def test_a_5xx_on_the_upload_is_retried_with_the_image_not_sent_without_it(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 may follow a message Discord posted, so it is no refusal: nothing goes out
+    at once without the image; the next tick finds nothing in the channel and retries."""
+    original = discord.abc.Messageable.send
+    calls = {"n": 0}
+
+    async def unavailable_once(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise discord.HTTPException(_Unavailable(), "upstream")  # type: ignore[arg-type]
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", unavailable_once)
+    await dpytest.message("good morning")  # history to read (dpytest needs one message)
+    await dpytest.empty_queue()
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    assert reports(messages) == 1 and charts(messages) == 1 and len(messages) == 1
+    assert notes(messages, "HTTP 503") == 0
+    unit = bot.state_db.post(messages[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered" and unit.attempts == 1
 
 
 async def test_missing_attach_files_permission(bot: AnalystBot) -> None:
