@@ -157,8 +157,10 @@ class AlertsCog(commands.Cog):
             return 0
         async with self._lock:  # the loop and a refresh never post the same alert together
             try:
+                # Both in a worker: after a refresh the request rebuilds the dataset.
+                request = await self.bot.run_blocking(self.bot.data_request)
                 found: LatestAlerts = await self.bot.run_blocking(
-                    latest_alerts, self.bot.service, self.bot.data_request()
+                    latest_alerts, self.bot.service, request
                 )
             except AnalystError as exc:
                 log.warning("alerts not checked: %s", exc)
