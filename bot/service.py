@@ -79,13 +79,16 @@ class DataRequest:
 
 
 def _mtimes(db: Path) -> tuple[int | None, ...]:
-    """Modification times of the store's files, so new data invalidates the cache."""
+    """Modification times (ns) and sizes of the store's files, so new data invalidates
+    the cache: two commits within one timestamp tick still differ in size (the WAL
+    grows with each commit); a refresh by this service also bumps a generation."""
     out: list[int | None] = []
     for suffix in ("", "-wal"):
         try:
-            out.append(Path(f"{db}{suffix}").stat().st_mtime_ns)
+            st = Path(f"{db}{suffix}").stat()
+            out += [st.st_mtime_ns, st.st_size]
         except OSError:
-            out.append(None)
+            out += [None, None]
     return tuple(out)
 
 
@@ -126,6 +129,8 @@ class AnalystService:
         # at most ``cache_size`` datasets (about 4 MB each for 26 years), however often
         # the store is updated; a rebuilt dataset never meets a stale state.
         self._prepared: OnceCache[tuple[object, ...], _PreparedStates] = OnceCache(cache_size)
+        #: Bumped by each refresh of the store (part of the store's cache key).
+        self._store_generation = 0
 
     # --- data ----------------------------------------------------------------------
     def dataset(self, req: DataRequest) -> Dataset:
@@ -184,15 +189,18 @@ class AnalystService:
         with Store(self.settings.database) as store:
             if store.is_empty(self.settings.ticker):
                 return None
-            return update(
-                store,
-                self._providers(),
-                today,
-                ticker=self.settings.ticker,
-                backfill_years=self.settings.backfill_years,
-                now=self.clock(),
-                deadline_seconds=deadline_seconds or self.settings.update_deadline_seconds,
-            )
+            try:
+                return update(
+                    store,
+                    self._providers(),
+                    today,
+                    ticker=self.settings.ticker,
+                    backfill_years=self.settings.backfill_years,
+                    now=self.clock(),
+                    deadline_seconds=deadline_seconds or self.settings.update_deadline_seconds,
+                )
+            finally:  # a partial update committed too: read the store afresh
+                self._store_generation += 1
 
     def _store_dataset(self) -> Dataset:
         """The local store's data, with a warning when prices lag the NYSE calendar."""
@@ -237,7 +245,7 @@ class AnalystService:
         playbook_path = self.settings.playbook_path
         key = (*req.key(), str(playbook_path), self._params())
         if req.csv is None and not req.demo:
-            key = (*key, *_mtimes(self.settings.database))
+            key = (*key, self._store_generation, *_mtimes(self.settings.database))
         return self._prepared.get(
             key,
             lambda: _PreparedStates(

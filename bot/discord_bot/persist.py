@@ -70,6 +70,10 @@ MIGRATIONS = (
     """,
 )
 
+#: Owner prefix of a post unit or alert claim whose last send may have landed: whoever
+#: claims it next, its previous owner included, counts as resuming it.
+UNCERTAIN = "uncertain:"
+
 PostState = Literal["claimed", "delivering", "delivered", "failed", "missed"]
 #: States after which nothing more is sent for that day.
 FINAL_STATES: tuple[PostState, ...] = ("delivered", "failed", "missed")
@@ -287,9 +291,17 @@ class BotState:
             (json.dumps({str(k): v for k, v in unit.sent.items()}), _iso(lease_until)),
         )
 
-    def release_post(self, unit: PostUnit, owner: str, now: dt.datetime) -> None:
-        """Sending failed: count the attempt and let the next tick resume at once."""
-        self._owned_update(unit, owner, "attempts = attempts + 1, lease_until = ?", (_iso(now),))
+    def release_post(
+        self, unit: PostUnit, owner: str, now: dt.datetime, *, uncertain: bool = False
+    ) -> None:
+        """Sending failed: count the attempt and let the next tick resume at once.
+        ``uncertain``: the last send may have landed (a timeout, a Discord 5xx), so the
+        owner gets the :data:`UNCERTAIN` prefix and the next claim, by ``owner`` too,
+        reads the channel before sending."""
+        held = f"{UNCERTAIN}{owner}" if uncertain else owner
+        self._owned_update(
+            unit, owner, "attempts = attempts + 1, lease_until = ?, owner = ?", (_iso(now), held)
+        )
 
     def settle_post(self, unit: PostUnit, owner: str, state: PostState) -> None:
         """Delivered, failed or missed: nothing more is sent; the parts are let go."""
@@ -375,11 +387,6 @@ class AlertClaim:
     claimed_at: dt.datetime
     attempts: int
     resumed: bool
-
-
-#: Owner prefix of a claim whose last send may have landed: whoever claims it next,
-#: its previous owner included, counts as resuming it.
-UNCERTAIN = "uncertain:"
 
 
 class AlertRecords:

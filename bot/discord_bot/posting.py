@@ -5,9 +5,11 @@ compact block of tomorrow's range and levels in one or more messages, the first 
 the forecast's buttons and the chart as its last embed's image (``attachment://``), or
 a one-line note under the heading in its place; once delivered, a thread is opened on
 the first message for follow-ups where the bot may. The chart belongs to the first
-part, so it is sent, recorded and checked after a crash with that message: a failed
-upload never holds back the report (the same part goes out at once without the image,
-with the note). For each due channel, :meth:`MorningPoster.tick`:
+part, so it is sent, recorded and checked after a crash with that message: an upload
+Discord refuses (a 4xx such as 413 too large) never holds back the report (the same
+part goes out at once without the image, with the note); an upload that fails on a 5xx
+or a timeout may have been posted, so it is treated as an uncertain send (below).
+For each due channel, :meth:`MorningPoster.tick`:
 
 1. checks the bot's permissions first: without Send Messages nothing can be said (the
    log says so once a day); without Embed Links the channel is told once a day and the
@@ -23,10 +25,12 @@ with the note). For each due channel, :meth:`MorningPoster.tick`:
    failed ticks the unit is given up and logged;
 5. marks the unit delivered.
 
-A unit found mid-delivery after a crash is checked against the channel's recent
-messages first (when the bot may read them), so a part that reached Discord just before
-the crash is not sent twice. A post that could not start within the window is skipped
-and logged once; a partial delivery is completed even after the window.
+A unit found mid-delivery after a crash, or after a send that may have landed (a
+timeout, a dropped connection, a Discord 5xx: the same process retries it), is checked
+against the channel's recent messages first (when the bot may read them, with
+:data:`~bot.discord_bot.uncertain.CLOCK_SLACK` for a host clock ahead of Discord's), so
+a part that reached Discord is not sent twice. A post that could not start within the
+window is skipped and logged once; a partial delivery is completed even after the window.
 """
 
 from __future__ import annotations
@@ -50,9 +54,10 @@ from bot.discord_bot.cogs.forecast import (
 )
 from bot.discord_bot.embeds import COLOURS, batches, report_embeds
 from bot.discord_bot.guards import PostPermissions, post_permissions
-from bot.discord_bot.persist import LeaseLost, PostUnit
+from bot.discord_bot.persist import UNCERTAIN, LeaseLost, PostUnit
 from bot.discord_bot.refresh import Refresh
 from bot.discord_bot.scheduler import Decision, decide
+from bot.discord_bot.uncertain import CLOCK_SLACK, may_have_landed
 from bot.views.levels import levels_block
 from sources.calendar import is_trading_day
 
@@ -130,18 +135,23 @@ class MorningPoster:
         )
         if unit is None:
             return 0
-        taken_over = existing is not None and existing.owner != self.owner
+        # Our last send may have landed (released as uncertain), or another process held
+        # the unit (it may have died mid-send): either way the channel is read first.
+        resumed = existing is not None and existing.owner == f"{UNCERTAIN}{self.owner}"
+        taken_over = existing is not None and existing.owner != self.owner and not resumed
         try:
             if unit.parts is None:
                 unit = await self._prepare(unit, perms)
-            elif taken_over and perms.history:
+            elif (resumed or taken_over) and perms.history:
                 await self._reconcile(channel, unit)
             await self._deliver(channel, unit)
         except LeaseLost:
             raise
         except Exception as exc:  # the next tick completes what is missing
-            bot.state_db.release_post(unit, self.owner, bot.clock())
             attempts = unit.attempts + 1
+            # The last attempt is given up below, by this owner: no retry reads history.
+            uncertain = may_have_landed(exc) and attempts < MAX_ATTEMPTS
+            bot.state_db.release_post(unit, self.owner, bot.clock(), uncertain=uncertain)
             log.warning(
                 "morning post to channel %s failed (attempt %s of %s): %s: %s",
                 channel_id,
@@ -238,7 +248,10 @@ class MorningPoster:
                         return await channel.send(
                             content=part.get("content"), embeds=embeds, file=file, **extra
                         )
-                    except discord.HTTPException as exc:  # the same part, without the image
+                    except discord.HTTPException as exc:
+                        if may_have_landed(exc):  # a 5xx: it may be posted; see _one
+                            raise
+                        # A refusal (413 too large, 403): the same part, without the image.
                         log.warning("morning chart upload failed: HTTP %s", exc.status)
                         note = chart_note(f"the upload failed (HTTP {exc.status})")
                 else:
@@ -253,6 +266,8 @@ class MorningPoster:
                 file = discord.File(io.BytesIO(unit.chart), part["filename"])
                 return await channel.send(file=file)
             except discord.HTTPException as exc:
+                if may_have_landed(exc):
+                    raise
                 log.warning("morning chart upload failed: HTTP %s", exc.status)
                 return await channel.send(chart_note(f"the upload failed (HTTP {exc.status})"))
         return await channel.send(part["content"])
@@ -279,7 +294,8 @@ class MorningPoster:
         mine = [
             m
             async for m in channel.history(limit=HISTORY_LIMIT)
-            if m.author.id == me.id and m.created_at >= unit.claimed_at
+            # A host clock ahead of Discord's would hide a message sent just now.
+            if m.author.id == me.id and m.created_at >= unit.claimed_at - CLOCK_SLACK
         ]
         mine.sort(key=lambda m: m.id)
         recorded = set(unit.sent.values())

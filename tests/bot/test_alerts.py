@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,21 @@ def test_an_uncertain_release_makes_the_next_claim_resumed(tmp_path: Path) -> No
     third = records.claim(1, UP, "vix_cross", "text", "a", now, LEASE)
     assert third is not None and third.resumed and third.attempts == 2
     state.close()
+
+
+async def test_the_data_request_is_built_off_the_event_loop(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a refresh, building the request may rebuild the dataset (hundreds of ms):
+    it runs in a worker thread, never on the loop that serves every channel."""
+    opt_in(bot)
+    original = bot.data_request
+    threads: list[str] = []
+
+    def recording() -> DataRequest:
+        threads.append(threading.current_thread().name)
+        return original()
+
+    monkeypatch.setattr(bot, "data_request", recording)
+    assert await cog(bot).check() == 1
+    assert threads and threading.main_thread().name not in threads

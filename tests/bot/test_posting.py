@@ -39,6 +39,11 @@ class _Response:
     reason = "Forbidden"
 
 
+class _Unavailable:
+    status = 503
+    reason = "Service Unavailable"
+
+
 @pytest_asyncio.fixture
 async def bot() -> AsyncIterator[AnalystBot]:
     client = await start_bot(load_settings(DISCORD_COOLDOWN_SECONDS=0))
@@ -125,6 +130,147 @@ async def test_chart_upload_failing(
     (message,) = messages  # the note is under the heading of the report's message
     assert message.content.startswith("☀️ Morning forecast")
     assert all(not e.image for e in message.embeds)  # no image that points at nothing
+
+
+async def test_a_5xx_on_the_upload_is_retried_with_the_image_not_sent_without_it(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 may follow a message Discord posted, so it is no refusal: nothing goes out
+    at once without the image; the next tick finds nothing in the channel and retries."""
+    original = discord.abc.Messageable.send
+    calls = {"n": 0}
+
+    async def unavailable_once(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise discord.HTTPException(_Unavailable(), "upstream")  # type: ignore[arg-type]
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", unavailable_once)
+    await dpytest.message("good morning")  # history to read (dpytest needs one message)
+    await dpytest.empty_queue()
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    assert reports(messages) == 1 and charts(messages) == 1 and len(messages) == 1
+    assert notes(messages, "HTTP 503") == 0
+    unit = bot.state_db.post(messages[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered" and unit.attempts == 1
+
+
+def landed_then_failed(
+    monkeypatch: pytest.MonkeyPatch, exc: BaseException, on_call: int = 1
+) -> dict[str, int]:
+    """The ``on_call``-th send reaches the channel, then raises ``exc`` (the reply lost)."""
+    original = discord.abc.Messageable.send
+    calls = {"n": 0}
+
+    async def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        message = await original(self, *args, **kwargs)
+        if calls["n"] == on_call:
+            raise exc
+        return message
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", send)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        discord.HTTPException(_Unavailable(), "upstream"),  # type: ignore[arg-type]
+        TimeoutError(),
+    ],
+    ids=["503", "timeout"],
+)
+async def test_a_send_that_landed_then_failed_is_not_posted_twice(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch, exc: BaseException
+) -> None:
+    """The same process retries on its next tick: it reads the channel first."""
+    calls = landed_then_failed(monkeypatch, exc)
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    assert reports(messages) == 1 and charts(messages) == 1 and len(messages) == 1
+    assert calls["n"] == 1  # found in the channel, never sent again
+    unit = bot.state_db.post(messages[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered" and unit.sent == {0: messages[0].id}
+    assert unit.attempts == 1 and bot.state_db.is_forecast_message(messages[0].id)
+
+
+async def test_a_later_part_that_landed_then_timed_out_is_not_posted_twice(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(posting_module, "batches", lambda embeds: [[e] for e in embeds])
+    calls = landed_then_failed(monkeypatch, TimeoutError(), on_call=2)
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    unit = bot.state_db.post(messages[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered"
+    assert len(unit.sent) >= 3 and len(messages) == len(unit.sent) == calls["n"]
+    assert [m.id for m in messages] == [unit.sent[i] for i in range(len(unit.sent))]
+
+
+async def test_an_uncertain_send_is_found_with_the_host_clock_ahead(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's time is 30 s after Discord's time of the message: still found."""
+    calls = landed_then_failed(monkeypatch, TimeoutError())
+    poster = MorningPoster(bot)
+    bot.clock = lambda: ny(8, 30)
+    assert await poster.tick() == 0
+    before = sent()
+    ahead = before[0].created_at + dt.timedelta(seconds=30)
+    unit = bot.state_db.post(before[0].channel.id, DAY)
+    assert unit is not None
+    with bot.state_db._lock:  # the host clock ran ahead when it claimed the post
+        bot.state_db._conn.execute(
+            "UPDATE bot_post_units SET claimed_at = ? WHERE channel_id = ? AND day = ?",
+            (ahead.isoformat(), unit.channel_id, DAY.isoformat()),
+        )
+    after = await run(bot, poster, ny(8, 31), ny(10, 0))
+    assert len(before) == 1 and after == [] and calls["n"] == 1
+    settled = bot.state_db.post(before[0].channel.id, DAY)
+    assert settled is not None and settled.sent == {0: before[0].id}
+
+
+async def test_a_refused_send_is_retried_without_reading_the_channel(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 403 on the second message: nothing of it landed, so the retry just sends it."""
+    monkeypatch.setattr(posting_module, "batches", lambda embeds: [[e] for e in embeds])
+    original = discord.abc.Messageable.send
+    calls = {"n": 0}
+
+    async def refused_second(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise discord.Forbidden(_Response(), "Missing Access")  # type: ignore[arg-type]
+        return await original(self, *args, **kwargs)
+
+    async def no_history(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the channel was read after a refusal")
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", refused_second)
+    monkeypatch.setattr(posting_module.MorningPoster, "_reconcile", no_history)
+    poster = MorningPoster(bot)
+    messages = await run(bot, poster, ny(8, 30), ny(10, 0))
+    unit = bot.state_db.post(messages[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered" and unit.attempts == 1
+    assert len(messages) == len(unit.sent) == calls["n"] - 1 >= 3
+
+
+async def test_the_last_attempt_that_may_have_landed_is_given_up(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every send times out before landing: given up after MAX_ATTEMPTS, as before."""
+
+    async def always_times_out(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise TimeoutError
+
+    await dpytest.message("good morning")  # history to read (dpytest needs one message)
+    await dpytest.empty_queue()
+    monkeypatch.setattr(discord.abc.Messageable, "send", always_times_out)
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    unit = bot.state_db.post(dpytest.get_config().channels[0].id, DAY)
+    assert messages == [] and unit is not None
+    assert unit.state == "failed" and unit.attempts == posting_module.MAX_ATTEMPTS
 
 
 async def test_missing_attach_files_permission(bot: AnalystBot) -> None:

@@ -36,6 +36,7 @@ from bot.discord_bot.guards import post_permissions, safe
 from bot.discord_bot.persist import AlertChannel, AlertClaim, LeaseLost
 from bot.discord_bot.refresh import Refresh
 from bot.discord_bot.scheduler import alerts_day
+from bot.discord_bot.uncertain import CLOCK_SLACK, may_have_landed
 from engine.alerts import AlertEvent
 from engine.errors import AnalystError, UserInputError
 from sources.calendar import is_trading_day, last_completed_session
@@ -52,23 +53,11 @@ MAX_ATTEMPTS = 5
 LEASE = dt.timedelta(minutes=2)
 #: How far back the channel is read when a claim is resumed.
 HISTORY_LIMIT = 50
-#: How far this host's clock may run ahead of Discord's when history is compared.
-CLOCK_SLACK = dt.timedelta(minutes=1)
 #: How long after a session's close the loop refreshes the store (sources publish the
 #: day's closes and option chains a little after 16:00).
 REFRESH_AFTER_CLOSE = dt.timedelta(minutes=15)
 #: Refreshes tried for one session (one per tick) before the loop waits for the next.
 REFRESH_ATTEMPTS = 12
-
-
-def may_have_landed(exc: BaseException) -> bool:
-    """True when a failed send may still have posted: a timeout, a dropped connection
-    or a Discord 5xx (a 4xx such as Forbidden means Discord refused it)."""
-    import aiohttp
-
-    if isinstance(exc, discord.HTTPException):
-        return exc.status >= 500
-    return isinstance(exc, (TimeoutError, aiohttp.ClientError, OSError))
 
 
 class AlertsCog(commands.Cog):
@@ -168,8 +157,10 @@ class AlertsCog(commands.Cog):
             return 0
         async with self._lock:  # the loop and a refresh never post the same alert together
             try:
+                # Both in a worker: after a refresh the request rebuilds the dataset.
+                request = await self.bot.run_blocking(self.bot.data_request)
                 found: LatestAlerts = await self.bot.run_blocking(
-                    latest_alerts, self.bot.service, self.bot.data_request()
+                    latest_alerts, self.bot.service, request
                 )
             except AnalystError as exc:
                 log.warning("alerts not checked: %s", exc)
