@@ -249,7 +249,10 @@ class MorningPoster:
                             content=part.get("content"), embeds=embeds, file=file, **extra
                         )
                     except discord.HTTPException as exc:
-                        if may_have_landed(exc):  # a 5xx: it may be posted; see _one
+                        # A 5xx may follow a posted message: raise, and the next attempt
+                        # reads the channel first (see _one). On the last attempt the post
+                        # goes out without its image rather than not at all.
+                        if may_have_landed(exc) and unit.attempts + 1 < MAX_ATTEMPTS:
                             raise
                         # A refusal (413 too large, 403): the same part, without the image.
                         log.warning("morning chart upload failed: HTTP %s", exc.status)

@@ -273,6 +273,29 @@ async def test_the_last_attempt_that_may_have_landed_is_given_up(
     assert unit.state == "failed" and unit.attempts == posting_module.MAX_ATTEMPTS
 
 
+async def test_uploads_that_always_fail_with_a_5xx_degrade_on_the_last_attempt(
+    bot: AnalystBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chart upload answered 503 every time: the earlier attempts may have landed, so
+    they are retried with the image; the last one sends the report without it."""
+    original = discord.abc.Messageable.send
+
+    async def uploads_unavailable(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("file") is not None:
+            raise discord.HTTPException(_Unavailable(), "upstream")  # type: ignore[arg-type]
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(discord.abc.Messageable, "send", uploads_unavailable)
+    await dpytest.message("good morning")  # history to read (dpytest needs one message)
+    await dpytest.empty_queue()
+    messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
+    assert reports(messages) == 1 and charts(messages) == 0 and len(messages) == 1
+    assert notes(messages, "The chart is not attached: the upload failed (HTTP 503)") == 1
+    unit = bot.state_db.post(messages[0].channel.id, DAY)
+    assert unit is not None and unit.state == "delivered"
+    assert unit.attempts == posting_module.MAX_ATTEMPTS - 1
+
+
 async def test_missing_attach_files_permission(bot: AnalystBot) -> None:
     channel = dpytest.get_config().channels[0]
     await dpytest.set_permission_overrides(channel.guild.default_role, channel, attach_files=False)
