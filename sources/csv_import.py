@@ -212,11 +212,9 @@ _WANTED: Final[Mapping[Series, tuple[str, ...]]] = {
 """The columns read for each kind, in this order."""
 
 _FAST_HEADER: Final = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
-_FAST_BODY: Final = re.compile(r"[0-9.,\-/\r\n]*")
-# Integer cells whose float differs between readers: "-0" (pd.to_numeric reads an
-# all-integer column as int64, so +0.0; the C reader gives -0.0) and integers too long
-# for float64 to hold exactly (two roundings, maybe different).
-_FAST_DOUBT: Final = re.compile(r"(?:^|,)(?:-0+|-?[0-9]{16,})(?=,|\r?$)", re.MULTILINE)
+_FAST_CHARS: Final = np.zeros(256, dtype=bool)
+_FAST_CHARS[[ord(c) for c in "0123456789.,-/\r\n"]] = True
+"""The bytes a clean file's rows may hold."""
 
 
 def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.int64]] | None:
@@ -248,8 +246,7 @@ def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.in
         or len({c.lower() for c in header}) != len(header)
         or is_finra(header)
         or (kind == "prices" and is_squeezemetrics(header))
-        or not _FAST_BODY.fullmatch(body)
-        or _FAST_DOUBT.search(body)
+        or not body.isascii()
     ):
         return None
     cols = _match_columns(header)
@@ -257,7 +254,7 @@ def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.in
         cols["vix"] = cols["close"]
     if "date" not in cols or any(r not in cols for r in _ROLE_COLUMNS[kind]):
         return None
-    if not _same_width(body, len(header)):
+    if not _clean_body(np.frombuffer(body.encode("ascii"), dtype=np.uint8), len(header)):
         return None
     numeric = {role: cols[role] for role in _WANTED[kind] if role in cols}
     if cols["date"] in numeric.values():
@@ -288,15 +285,42 @@ def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.in
     return out, _rows(len(frame))
 
 
-def _same_width(body: str, width: int) -> bool:
-    """True when every line of ``body`` (no blank ones) has ``width`` fields."""
-    data = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+def _clean_body(data: npt.NDArray[np.uint8], width: int) -> bool:
+    """True when the rows (as bytes) hold only digits, '.', '-', '/' and commas, every
+    line has ``width`` fields (no blank line), and no integer cell could be read
+    differently by the two readers: "-0" (``pd.to_numeric`` reads an all-integer column
+    as int64, so +0.0, where the C reader gives -0.0) and integer parts of 16 digits or
+    more (two roundings to float64, perhaps different)."""
+    if not _FAST_CHARS[data].all():
+        return False
     ends = np.flatnonzero(data == ord("\n"))
     if not ends.size or ends[-1] != data.size - 1:
         ends = np.append(ends, data.size)
     commas = np.flatnonzero(data == ord(","))
     per_line = np.bincount(np.searchsorted(ends, commas), minlength=ends.size)
-    return bool(per_line.size == ends.size and (per_line == width - 1).all())
+    if per_line.size != ends.size or (per_line != width - 1).any():
+        return False
+    digit = (data >= ord("0")) & (data <= ord("9"))
+    edges = np.diff(digit.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    long = (stops - starts) >= 16
+    if long.any():
+        first = starts[long]
+        if (first == 0).any() or (data[first - 1] != ord(".")).any():
+            return False
+    minus = np.flatnonzero(data[:-1] == ord("-"))
+    minus = minus[data[minus + 1] == ord("0")]
+    before = data[np.maximum(minus - 1, 0)]
+    minus = minus[(minus == 0) | (before == ord(",")) | (before == ord("\n"))]
+    if minus.size:
+        run = np.searchsorted(starts, minus + 1)
+        stop = stops[run]
+        after = np.where(stop < data.size, data[np.minimum(stop, data.size - 1)], ord("\n"))
+        nonzero = np.cumsum(digit & (data != ord("0")))
+        zeros_only = nonzero[stop - 1] == nonzero[minus]
+        if (zeros_only & (after != ord("."))).any():
+            return False
+    return True
 
 
 def is_squeezemetrics(columns: Sequence[str]) -> bool:

@@ -191,6 +191,36 @@ def test_a_doubtful_file_goes_to_the_careful_reader(
     assert_same_outcome(path, "prices", monkeypatch)
 
 
+FAST_EDITS = {
+    "negative zero with decimals": _edit(41, ",1040", ",-0.0"),
+    "negative fraction": _edit(41, ",1040", ",-0.5"),
+    "long fraction": _edit(41, ",106.125", ",106.12500000000000000001"),
+    "leading dot": _edit(41, ",106.125", ",.125"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAST_EDITS))
+def test_odd_but_clean_cells_stay_fast_and_the_same(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = FAST_EDITS[case]
+    assert csv_import._fast_read(text, "prices") is not None
+    path = tmp_path / "odd.csv"
+    path.write_bytes(text.encode())
+    assert_same_outcome(path, "prices", monkeypatch)
+
+
+def test_negative_zero_first_in_a_line_is_doubted() -> None:
+    lines = _clean().splitlines(keepends=True)
+    head, body = lines[0], lines[1:]
+    moved = "volume," + head.removesuffix("\n").removesuffix(",volume") + "\n"
+    rows = [r.rsplit(",", 1) for r in body]
+    text = moved + "".join(f"{v.strip()},{rest}\n" for rest, v in rows)
+    assert csv_import._fast_read(text, "prices") is not None
+    assert csv_import._fast_read(text.replace("\n1040,", "\n-0,", 1), "prices") is None
+    assert csv_import._fast_read(text.replace("\n1040,", "\n-000,", 1), "prices") is None
+
+
 def test_crlf_line_ends_and_a_missing_last_newline_stay_fast(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
