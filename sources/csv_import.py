@@ -212,9 +212,9 @@ _WANTED: Final[Mapping[Series, tuple[str, ...]]] = {
 """The columns read for each kind, in this order."""
 
 _FAST_HEADER: Final = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
-_FAST_CHARS: Final = np.zeros(256, dtype=bool)
-_FAST_CHARS[[ord(c) for c in "0123456789.,-/\r\n"]] = True
+_FAST_BYTES: Final = b"0123456789.,-/\r\n"
 """The bytes a clean file's rows may hold."""
+_EXACT_INTEGERS: Final = float(2**53)
 
 
 def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.int64]] | None:
@@ -254,7 +254,7 @@ def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.in
         cols["vix"] = cols["close"]
     if "date" not in cols or any(r not in cols for r in _ROLE_COLUMNS[kind]):
         return None
-    if not _clean_body(np.frombuffer(body.encode("ascii"), dtype=np.uint8), len(header)):
+    if not _same_width(body, len(header)):
         return None
     numeric = {role: cols[role] for role in _WANTED[kind] if role in cols}
     if cols["date"] in numeric.values():
@@ -279,48 +279,38 @@ def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.in
     out = pd.DataFrame(index=pd.DatetimeIndex(index, name="date"))
     for role, column in numeric.items():
         values = frame[column].to_numpy(dtype="float64")
-        if np.isnan(values).any():
+        if not _same_as_to_numeric(values):
             return None
         out[role] = values
     return out, _rows(len(frame))
 
 
-def _clean_body(data: npt.NDArray[np.uint8], width: int) -> bool:
-    """True when the rows (as bytes) hold only digits, '.', '-', '/' and commas, every
-    line has ``width`` fields (no blank line), and no integer cell could be read
-    differently by the two readers: "-0" (``pd.to_numeric`` reads an all-integer column
-    as int64, so +0.0, where the C reader gives -0.0) and integer parts of 16 digits or
-    more (two roundings to float64, perhaps different)."""
-    if not _FAST_CHARS[data].all():
+def _same_width(body: str, width: int) -> bool:
+    """True when ``body`` holds only digits, '.', '-', '/', commas and line ends, and
+    every line has ``width`` fields (no blank line)."""
+    raw = body.encode("ascii")
+    if raw.translate(None, _FAST_BYTES):
         return False
+    data = np.frombuffer(raw, dtype=np.uint8)
     ends = np.flatnonzero(data == ord("\n"))
     if not ends.size or ends[-1] != data.size - 1:
         ends = np.append(ends, data.size)
     commas = np.flatnonzero(data == ord(","))
     per_line = np.bincount(np.searchsorted(ends, commas), minlength=ends.size)
-    if per_line.size != ends.size or (per_line != width - 1).any():
-        return False
-    digit = (data >= ord("0")) & (data <= ord("9"))
-    edges = np.diff(digit.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    long = (stops - starts) >= 16
-    if long.any():
-        first = starts[long]
-        if (first == 0).any() or (data[first - 1] != ord(".")).any():
-            return False
-    minus = np.flatnonzero(data[:-1] == ord("-"))
-    minus = minus[data[minus + 1] == ord("0")]
-    before = data[np.maximum(minus - 1, 0)]
-    minus = minus[(minus == 0) | (before == ord(",")) | (before == ord("\n"))]
-    if minus.size:
-        run = np.searchsorted(starts, minus + 1)
-        stop = stops[run]
-        after = np.where(stop < data.size, data[np.minimum(stop, data.size - 1)], ord("\n"))
-        nonzero = np.cumsum(digit & (data != ord("0")))
-        zeros_only = nonzero[stop - 1] == nonzero[minus]
-        if (zeros_only & (after != ord("."))).any():
-            return False
-    return True
+    return bool(per_line.size == ends.size and (per_line == width - 1).all())
+
+
+def _same_as_to_numeric(values: npt.NDArray[np.float64]) -> bool:
+    """False where ``pd.to_numeric`` might give other bits than the C reader: NaN (a
+    missing cell), -0.0 (``pd.to_numeric`` reads an all-integer column as int64, so "-0"
+    becomes +0.0), and magnitudes from 2**53 (an integer cell that long is rounded to
+    float64 once by the C reader but twice, through int64, by ``pd.to_numeric``)."""
+    with np.errstate(invalid="ignore"):
+        return not (
+            np.isnan(values).any()
+            or (np.abs(values) >= _EXACT_INTEGERS).any()
+            or np.signbit(values[values == 0.0]).any()
+        )
 
 
 def is_squeezemetrics(columns: Sequence[str]) -> bool:
