@@ -156,11 +156,42 @@ def block_bootstrap_ci(
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, n - b + 1, size=(n_boot, n_blocks))
     tail = (1.0 - level) / 2.0 * 100.0
-    # One call for both rows: the same order statistics and interpolation as two calls.
-    (m_lo, d_lo), (m_hi, d_hi) = np.percentile(
-        _resample_means_medians(x, starts, b), (tail, 100.0 - tail), axis=1
+    (m_lo, d_lo), (m_hi, d_hi) = _percentiles(
+        _resample_means_medians(x, starts, b), (tail, 100.0 - tail)
     )
     return (float(m_lo), float(m_hi)), (float(d_lo), float(d_hi))
+
+
+def _percentiles(rows: FloatArray, q: tuple[float, float]) -> FloatArray:
+    """``np.percentile(rows, q, axis=1)`` (the linear method), bit for bit; shape (2, rows).
+
+    numpy moves the axis to the front and partitions the strided copy; here each row is
+    partitioned where it lies (contiguous, about 3x faster), and the same order
+    statistics go through numpy's own index, weight and interpolation arithmetic
+    (``_quantile``, ``_get_indexes``, ``_get_gamma`` and ``_lerp`` of
+    ``numpy.lib._function_base_impl``). Rows holding a NaN, or quantiles at the ends,
+    go to ``np.percentile`` itself.
+    """
+    n = rows.shape[1]
+    virtual = (n - 1) * np.true_divide(np.asarray(q, dtype=np.float64), 100)
+    if not ((virtual > 0).all() and (virtual < n - 1).all()) or np.isnan(rows).any():
+        out: FloatArray = np.percentile(rows, q, axis=1)
+        return out
+    previous_at = np.floor(virtual)
+    gamma = (virtual - previous_at).reshape(-1, 1)
+    below = previous_at.astype(np.intp)
+    above = below + 1
+    ordered = np.partition(rows, np.unique(np.concatenate([below, above])), axis=1)
+    a = ordered[:, below].T  # (quantile, row)
+    b = ordered[:, above].T
+    if not (a.all() and b.all()):
+        # -0.0 and 0.0 tie: which of them lands at a position depends on the partition.
+        zero: FloatArray = np.percentile(rows, q, axis=1)
+        return zero
+    diff = b - a
+    lerp: FloatArray = a + diff * gamma
+    np.subtract(b, diff * (1 - gamma), out=lerp, where=gamma >= 0.5)
+    return lerp
 
 
 _CHUNK_ELEMENTS: Final = 1 << 17

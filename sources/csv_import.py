@@ -13,7 +13,9 @@ for at most ``ffill_limit`` trading days, each fill reported as a warning.
 from __future__ import annotations
 
 import csv
+import io
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -149,12 +151,17 @@ def _match_columns(columns: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def _parse_dates(raw: pd.Series, name: str, rows: npt.NDArray[np.int64]) -> pd.DatetimeIndex:
-    text = raw.astype(str).str.strip().str.slice(0, 10)
+def _guess_dates(text: pd.Series) -> pd.Series:
+    """Dates read in the first accepted format that reads more than half the cells."""
     for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%Y/%m/%d"):
         parsed = pd.to_datetime(text, format=fmt, errors="coerce")
         if parsed.notna().mean() > 0.5:
             break
+    return parsed
+
+
+def _parse_dates(raw: pd.Series, name: str, rows: npt.NDArray[np.int64]) -> pd.DatetimeIndex:
+    parsed = _guess_dates(raw.astype(str).str.strip().str.slice(0, 10))
     bad = parsed.isna()
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
@@ -196,6 +203,116 @@ def _numbers(
     return values.to_numpy(dtype="float64")
 
 
+_WANTED: Final[Mapping[Series, tuple[str, ...]]] = {
+    "prices": ("open", "high", "low", "close", "adj_close", "volume", "vix", "gex", "dark_pool"),
+    "vix": ("vix",),
+    "gex": ("gex",),
+    "dark_pool": ("dark_pool", "short_volume", "total_volume"),
+}
+"""The columns read for each kind, in this order."""
+
+_FAST_HEADER: Final = re.compile(r"[A-Za-z0-9_]+(?: [A-Za-z0-9_]+)*")
+_FAST_BYTES: Final = b"0123456789.,-/\r\n"
+"""The bytes a clean file's rows may hold."""
+_EXACT_INTEGERS: Final = float(2**53)
+
+
+def _fast_read(text: str, kind: Series) -> tuple[pd.DataFrame, npt.NDArray[np.int64]] | None:
+    """The numbers of a clean file through pandas' C reader, or None on any doubt.
+
+    A clean file: a header of plain names (letters, digits, '_', single inner spaces)
+    that names the date and the kind's columns, then rows of digits, '.', '-', '/' and
+    commas only, each with the header's number of fields, no blank line, dates of ten
+    characters. Such a file gives exactly the frame the careful reader
+    (:func:`parse_table`, :func:`_parse_dates`, :func:`_numbers`) gives: the same date
+    formats are tried in the same order, and the C reader's floats are the bits of
+    ``pd.to_numeric`` (the cells where they could differ are sent back). Any missing
+    value, unreadable cell, odd date, duplicate day or other doubt returns None, so the
+    careful reader reads the file and words every message.
+    """
+    end = text.find("\n")
+    if end <= 0:
+        return None
+    header = text[:end].removesuffix("\r").split(",")
+    body = text[end + 1 :]
+    n_cr = text.count("\r")
+    if (
+        not body
+        or len(header) > MAX_COLUMNS
+        or (n_cr and n_cr != text.count("\r\n"))
+        or "\n\n" in text
+        or "\n\r\n" in text
+        or not all(_FAST_HEADER.fullmatch(c) for c in header)
+        or len({c.lower() for c in header}) != len(header)
+        or is_finra(header)
+        or (kind == "prices" and is_squeezemetrics(header))
+        or not body.isascii()
+    ):
+        return None
+    cols = _match_columns(header)
+    if kind == "vix" and "vix" not in cols and "close" in cols:
+        cols["vix"] = cols["close"]
+    if "date" not in cols or any(r not in cols for r in _ROLE_COLUMNS[kind]):
+        return None
+    if not _same_width(body, len(header)):
+        return None
+    numeric = {role: cols[role] for role in _WANTED[kind] if role in cols}
+    if cols["date"] in numeric.values():
+        return None
+    dtypes: dict[str, str] = {c: "float64" for c in numeric.values()}
+    dtypes[cols["date"]] = "str"
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), usecols=list(dtypes), dtype=dtypes, na_filter=False, engine="c"
+        )
+    except (ValueError, TypeError, OverflowError):
+        return None
+    dates = frame[cols["date"]]
+    if not (dates.str.len() == 10).all():
+        return None
+    parsed = _guess_dates(dates)
+    if parsed.isna().any():
+        return None
+    index = pd.DatetimeIndex(parsed).normalize()
+    if index.has_duplicates:
+        return None
+    out = pd.DataFrame(index=pd.DatetimeIndex(index, name="date"))
+    for role, column in numeric.items():
+        values = frame[column].to_numpy(dtype="float64")
+        if not _same_as_to_numeric(values):
+            return None
+        out[role] = values
+    return out, _rows(len(frame))
+
+
+def _same_width(body: str, width: int) -> bool:
+    """True when ``body`` holds only digits, '.', '-', '/', commas and line ends, and
+    every line has ``width`` fields (no blank line)."""
+    raw = body.encode("ascii")
+    if raw.translate(None, _FAST_BYTES):
+        return False
+    data = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if not ends.size or ends[-1] != data.size - 1:
+        ends = np.append(ends, data.size)
+    commas = np.flatnonzero(data == ord(","))
+    per_line = np.bincount(np.searchsorted(ends, commas), minlength=ends.size)
+    return bool(per_line.size == ends.size and (per_line == width - 1).all())
+
+
+def _same_as_to_numeric(values: npt.NDArray[np.float64]) -> bool:
+    """False where ``pd.to_numeric`` might give other bits than the C reader: NaN (a
+    missing cell), -0.0 (``pd.to_numeric`` reads an all-integer column as int64, so "-0"
+    becomes +0.0), and magnitudes from 2**53 (an integer cell that long is rounded to
+    float64 once by the C reader but twice, through int64, by ``pd.to_numeric``)."""
+    with np.errstate(invalid="ignore"):
+        return not (
+            np.isnan(values).any()
+            or (np.abs(values) >= _EXACT_INTEGERS).any()
+            or np.signbit(values[values == 0.0]).any()
+        )
+
+
 def is_squeezemetrics(columns: Sequence[str]) -> bool:
     """SqueezeMetrics' DIX.csv: date,price,dix,gex (S&P 500 price, DIX and GEX)."""
     return [c.strip().lower() for c in columns][:4] == ["date", "price", "dix", "gex"]
@@ -218,6 +335,9 @@ def read_series(
     name = path.name
     checks = checks or Checks()
     text = read_text(path) if text is None else text
+    fast = _fast_read(text, kind)
+    if fast is not None:
+        return _finish_series(fast[0], fast[1], name, checks, kind)
     raw, rows = parse_table(text, name)
     if is_finra(list(raw.columns)):
         if kind != "dark_pool":
@@ -250,25 +370,17 @@ def read_series(
             )
     index = _parse_dates(raw[cols["date"]], name, rows)
     out = pd.DataFrame(index=pd.DatetimeIndex(index, name="date"))
-    wanted = {
-        "prices": (
-            "open",
-            "high",
-            "low",
-            "close",
-            "adj_close",
-            "volume",
-            "vix",
-            "gex",
-            "dark_pool",
-        ),
-        "vix": ("vix",),
-        "gex": ("gex",),
-        "dark_pool": ("dark_pool", "short_volume", "total_volume"),
-    }[kind]
-    for role in wanted:
+    for role in _WANTED[kind]:
         if role in cols:
             out[role] = _numbers(raw[cols[role]], cols[role], name, rows)
+    return _finish_series(out, rows, name, checks, kind)
+
+
+def _finish_series(
+    out: pd.DataFrame, rows: npt.NDArray[np.int64], name: str, checks: Checks, kind: Series
+) -> Checked:
+    """Validate the numbers of one file read as ``kind`` (both readers end here)."""
+    wanted = _WANTED[kind]
     if kind == "prices":
         return _checked_prices(out, rows, name, checks)
     if "dark_pool" in wanted and "dark_pool" not in out and "short_volume" in out:
