@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.narrator.llm import compact_state, prompt_tokens
+from bot.narrator.llm import prompt_tokens
 from engine.build import build_state
 from engine.demo import demo_dataset
 from engine.state import MarketState
@@ -17,17 +17,9 @@ RAW = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "raw"
 
 
 def forecast_prompt_tokens(state: MarketState) -> int:
-    import json
+    from bot.narrator.llm import forecast_messages
 
-    from bot.narrator.llm import load_prompt
-
-    system = load_prompt("system_forecast.md").body
-    user = load_prompt("user_forecast.md").fill(
-        ticker=state.ticker,
-        as_of=state.as_of,
-        state_json=json.dumps(compact_state(state), separators=(",", ":")),
-    )
-    return prompt_tokens([{"content": system}, {"content": user}])
+    return prompt_tokens(forecast_messages(state))
 
 
 def run() -> list[str]:

@@ -160,6 +160,24 @@ def compact_state(state: MarketState) -> dict[str, Any]:
     return dict(_round(doc))
 
 
+def forecast_messages(state: MarketState) -> Messages:
+    """The system prompt and the user message (a short header, then the state) for one
+    forecast. The header repeats the fired rules, the calls and the trend: a small model
+    copies them more reliably from a line than from the JSON."""
+    user = load_prompt("user_forecast.md").fill(
+        ticker=state.ticker,
+        as_of=state.as_of.isoformat(),
+        fired=", ".join(r.name for r in state.fired_rules) or "none",
+        call_1=state.tomorrow.call,
+        call_5=state.next_5_days.call,
+        flavour=state.next_5_days.flavour,
+        trend=state.indicators.trend,
+        state_json=json.dumps(compact_state(state), separators=(",", ":")),
+    )
+    system = load_prompt("system_forecast.md").body
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
 def state_hash(state: MarketState) -> str:
     return hashlib.sha256(state.model_dump_json().encode()).hexdigest()
 
@@ -247,13 +265,7 @@ class LLMNarrator:
         return Deadline.after(self.settings.llm_deadline_seconds)
 
     def messages(self, state: MarketState) -> Messages:
-        system = load_prompt("system_forecast.md")
-        user = load_prompt("user_forecast.md").fill(
-            ticker=state.ticker,
-            as_of=state.as_of.isoformat(),
-            state_json=json.dumps(compact_state(state), separators=(",", ":")),
-        )
-        return [{"role": "system", "content": system.body}, {"role": "user", "content": user}]
+        return forecast_messages(state)
 
     def key(self, state: MarketState) -> str:
         version = (
