@@ -80,6 +80,26 @@ def _trades_in(sentence: str) -> set[str]:
     return found
 
 
+#: A direction stated as likely ("the price is likely to increase"): a forecast, and
+#: only the engine makes one. "could", "may" and "if" are not statements of likelihood.
+_LIKELY = re.compile(
+    r"(?i)\b(?:price|prices|iwm|the market|small caps|the etf)\b[^.;]{0,30}?\b"
+    r"(?:is|are|looks?|seems?)\s+(?:more\s+)?(?:likely|expected|poised|set|on track)\s+to\s+"
+    r"(increase|rise|go up|climb|gain|rally|move higher|head higher|"
+    r"fall|decline|drop|go down|slide|move lower|head lower)\b"
+)
+_UP_MOVES = ("increase", "rise", "go up", "climb", "gain", "rally", "move higher", "head higher")
+
+
+def _expected_moves_in(sentence: str) -> set[str]:
+    out = set()
+    for m in _LIKELY.finditer(sentence):
+        if re.search(r"(?i)\b(?:not|no longer)\b", m.group(0)):
+            continue
+        out.add("Bullish" if m.group(1).lower() in _UP_MOVES else "Bearish")
+    return out
+
+
 def call_problems(text: str, state: MarketState) -> list[str]:
     """Statements in ``text`` that contradict the engine's calls (empty when none)."""
     one, five = state.tomorrow.call, state.next_5_days.call
@@ -95,6 +115,11 @@ def call_problems(text: str, state: MarketState) -> list[str]:
             wrong = ", ".join(sorted(calls - {one, five}))
             problems.append(
                 f"the engine's calls are {one} (tomorrow) and {five} (5 days), not {wrong}"
+            )
+        for implied in _expected_moves_in(sentence) - {one, five}:
+            problems.append(
+                f"a move said to be likely is a {implied} forecast; the engine's calls are "
+                f"{one} (tomorrow) and {five} (5 days)"
             )
         for implied in _trades_in(sentence) - {one, five}:
             side = "long" if implied == "Bullish" else "short"

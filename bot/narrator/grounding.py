@@ -72,6 +72,7 @@ _FORECAST_WORDS = re.compile(
     r"weighting|overall|the model|base rate|\bedge\b",
     re.I,
 )
+_RULE_RATE_AFTER = re.compile(r"\s*(?:win(?:ning)?[- ]rate|hit rate|success rate)\b", re.I)
 _BACKREF = re.compile(r"\b(it|its|this rule|this signal|the rule|the signal|that signal)\b", re.I)
 
 
@@ -179,6 +180,10 @@ def _check_figure(
     ]
     if reading.topic is not None:
         pool = [x for x in pool if x.topic is None or x.topic == reading.topic]
+    if scope.entities is not None and _RULE_RATE_AFTER.match(text[f.end :]):
+        # "Golden_Setup, which has a 54.72% win rate": the named rule's own record, not
+        # the forecast's P(up) that another part of the sentence brought into scope
+        pool = [x for x in pool if x.entity not in ("forecast", MARKET) and not x.base]
     if reading.p_up:
         pool = [x for x in pool if "P(up)" in x.label]
     matched = next((x for x in pool if _fits(x, f, tol)), None)

@@ -137,7 +137,8 @@ def mark_rules(sentence: str, state: MarketState) -> tuple[str, list[int]]:
     """``sentence`` with each rule it names replaced by ``⟦i⟧``, and those indices.
 
     A rule is named by its exact name in any case (``gex_negative``), by its words in the
-    name's own case ("GEX Negative", "Golden Setup"), or by its nickname in its own case
+    name's own case ("GEX Negative", "Golden Setup"), by its words in any case followed by
+    "rule" or "signal" ("the bb breakout lower rule"), or by its nickname in its own case
     ("The Panic Reversal"). Lower-case prose ("gex turned positive", "oversold") is a
     statement, not a rule's name. Longer names are matched first, so a rule whose words
     sit inside a longer rule's name is not counted twice.
@@ -151,6 +152,9 @@ def mark_rules(sentence: str, state: MarketState) -> tuple[str, list[int]]:
             (i, "(?i:" + r"_".join(re.escape(w) for w in words) + ")", len(rule.name))
         )
         candidates.append((i, _spaced(words), len(rule.name)))
+        # in any case when the sentence says it is a rule: "the bb breakout lower rule"
+        anycase = r"[\s-]+".join(re.escape(w) for w in words)
+        candidates.append((i, f"(?i:{anycase})(?=\\s+(?i:rule|signal|setup)\\b)", len(rule.name)))
         if rule.nickname:
             nick = [w for w in re.split(r"[\s-]+", rule.nickname.removeprefix("The ")) if w]
             candidates.append((i, _spaced(nick), len(rule.nickname)))

@@ -165,7 +165,7 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
     gex_sign = re.compile(
         r"(?:\bgex\b|gamma(?: exposure)?|dealer gamma)(?:\s+(?:sign|regime|reading|level))?"
         r"\s+(?:is|was|remains|stays|has been|"
-        r"sits|turned|flipped|is now|went)?\s*(?:still\s+)?(negative|positive)|"
+        r"sits|turned|flipped|is now|went)?\s*(?:still\s+)?(negative|positive|neutral|flat)|"
         # the adjective form only about today ("today's negative gamma", "positive gamma
         # now"); "negative dealer gamma means wider ranges" explains a rule, not the day
         r"(?:today's|current|currently|the present)\s+(negative|positive)\s+"
