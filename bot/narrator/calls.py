@@ -30,7 +30,9 @@ _NEGATED = re.compile(
     r"\s+(\w+\s+){0,2}?(bullish|bearish|neutral)\b"
 )
 _DESCRIBES = re.compile(
-    r"(?i)\b(bullish|bearish|neutral)(\s+\w+)?\s+(rules?|signals?|setups?|tiers?|indicators?|"
+    r"(?i)\b(bullish|bearish|neutral)(\s+\w+)?(\s+(?:or|and|nor)\s+(?:bullish|bearish|neutral))?"
+    r"\s+(calls|cases|scenarios|outcomes|views|arguments|sides|"
+    r"rules?|signals?|setups?|tiers?|indicators?|"
     r"readings?|signs?|edges?|patterns?|factors?|drivers?|regimes?|conditions?|directions?|"
     r"playbook|tilt|lean|rule's)\b"
 )

@@ -324,6 +324,13 @@ def _references(state: MarketState, subject: str) -> dict[str, float | None]:
     return refs
 
 
+_SPAN = re.compile(
+    r"(?:next|past|last|coming|following|prior|previous)\b|"
+    r"(?:\d+|one|two|three|four|five|ten|twenty)[- ](?:trading[- ])?"
+    r"(?:days?|sessions?|weeks?|months?|years?)\b"
+)
+
+
 def _comparisons(sentence: str, low: str, state: MarketState) -> list[Problem]:
     ind, v, dp, g = state.indicators, state.regime.vix, state.regime.dark_pool, state.regime.gex
     subjects: dict[str, float | None] = {
@@ -346,6 +353,8 @@ def _comparisons(sentence: str, low: str, state: MarketState) -> list[Problem]:
         for m in pattern.finditer(low):
             if _negated(low, m.start(2) - len(m.group(1)) - 1):
                 continue
+            if m.group(1) == "over" and _SPAN.match(m.group(2)):
+                continue  # "IWM over the next five days": a time span, not a level
             target = _target(m.group(2), state, subject)
             if target is None:
                 continue
