@@ -233,7 +233,7 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
     trend = re.search(
         r"\b(uptrend|downtrend|sideways|range-bound|trendless|trending "
         r"(?:up|down|higher|lower)|no (?:clear |obvious |strong |real |definite )?"
-        r"trend)\b",
+        r"trend|(?:bullish|upward|bearish|downward) trend)\b",
         low,
     )
     flat = _FLAT_MARKET.search(low)
@@ -241,13 +241,9 @@ def _regime(sentence: str, marked: str, state: MarketState) -> list[Problem]:
         trend = flat  # "the market is neutral, with no clear direction": a sideways market
     if trend and (trend.group(1).startswith("no ") or not _negated(low, trend.start())):
         word = trend.group(1)
-        said = (
-            "Uptrend"
-            if word in ("uptrend", "trending up", "trending higher")
-            else "Downtrend"
-            if word in ("downtrend", "trending down", "trending lower")
-            else "Sideways"
-        )
+        ups = ("uptrend", "trending up", "trending higher", "bullish trend", "upward trend")
+        downs = ("downtrend", "trending down", "trending lower", "bearish trend", "downward trend")
+        said = "Uptrend" if word in ups else "Downtrend" if word in downs else "Sideways"
         if said != ind.trend:
             out.append(
                 Problem(
@@ -314,6 +310,11 @@ def _references(state: MarketState, subject: str) -> dict[str, float | None]:
         "put wall": g.put_wall,
         "zero": 0.0,
     }
+    move = state.tomorrow.move
+    for band in move.bands if move is not None else ():
+        level = f"{band.level * 100:.0f}%"
+        refs[rf"(?:tomorrow's )?{level} (?:range )?(?:high|upper)"] = band.price_high
+        refs[rf"(?:tomorrow's )?{level} (?:range )?(?:low|lower)"] = band.price_low
     if subject == "vix":
         refs |= {
             "(?:its )?10-day (?:mean|average)": v.mean_10d,
