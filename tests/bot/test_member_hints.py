@@ -95,7 +95,7 @@ async def test_a_managers_prefix_status_keeps_the_setup_out_of_the_channel(
 # --- the Ask form repeats the question cleanly (item 3) ---------------------------------
 async def test_the_ask_form_quotes_the_question_on_one_clean_line(bot: AnalystBot) -> None:
     from bot.discord_bot.buttons import AskModal
-    from tests.bot.test_slash import interaction
+    from tests.bot.slash_harness import interaction
 
     modal = AskModal(dt.date(2025, 12, 31), 500)
     modal.question._value = "why?\n# FREE MONEY\n[free money](https://evil.example) @everyone"
