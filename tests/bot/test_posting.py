@@ -70,6 +70,12 @@ async def run(
     return messages
 
 
+async def seed_history() -> None:
+    """One member message in the channel: dpytest cannot read an empty channel's history."""
+    await dpytest.message("good morning")
+    await dpytest.empty_queue()
+
+
 def reports(messages: list[discord.Message]) -> int:
     """How many forecast reports began (a titled forecast embed)."""
     return sum(1 for m in messages if m.embeds and "forecast" in (m.embeds[0].title or ""))
@@ -147,8 +153,7 @@ async def test_a_5xx_on_the_upload_is_retried_with_the_image_not_sent_without_it
         return await original(self, *args, **kwargs)
 
     monkeypatch.setattr(discord.abc.Messageable, "send", unavailable_once)
-    await dpytest.message("good morning")  # history to read (dpytest needs one message)
-    await dpytest.empty_queue()
+    await seed_history()
     messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
     assert reports(messages) == 1 and charts(messages) == 1 and len(messages) == 1
     assert notes(messages, "HTTP 503") == 0
@@ -264,8 +269,7 @@ async def test_the_last_attempt_that_may_have_landed_is_given_up(
     async def always_times_out(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise TimeoutError
 
-    await dpytest.message("good morning")  # history to read (dpytest needs one message)
-    await dpytest.empty_queue()
+    await seed_history()
     monkeypatch.setattr(discord.abc.Messageable, "send", always_times_out)
     messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
     unit = bot.state_db.post(dpytest.get_config().channels[0].id, DAY)
@@ -286,8 +290,7 @@ async def test_uploads_that_always_fail_with_a_5xx_degrade_on_the_last_attempt(
         return await original(self, *args, **kwargs)
 
     monkeypatch.setattr(discord.abc.Messageable, "send", uploads_unavailable)
-    await dpytest.message("good morning")  # history to read (dpytest needs one message)
-    await dpytest.empty_queue()
+    await seed_history()
     messages = await run(bot, MorningPoster(bot), ny(8, 30), ny(10, 0))
     assert reports(messages) == 1 and charts(messages) == 0 and len(messages) == 1
     assert notes(messages, "The chart is not attached: the upload failed (HTTP 503)") == 1
