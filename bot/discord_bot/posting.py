@@ -54,7 +54,7 @@ from bot.discord_bot.cogs.forecast import (
 )
 from bot.discord_bot.embeds import COLOURS, batches, report_embeds
 from bot.discord_bot.guards import PostPermissions, post_permissions
-from bot.discord_bot.persist import UNCERTAIN, LeaseLost, PostUnit
+from bot.discord_bot.persist import LeaseLost, PostUnit
 from bot.discord_bot.refresh import Refresh
 from bot.discord_bot.scheduler import Decision, decide
 from bot.discord_bot.uncertain import CLOCK_SLACK, may_have_landed
@@ -137,12 +137,12 @@ class MorningPoster:
             return 0
         # Our last send may have landed (released as uncertain), or another process held
         # the unit (it may have died mid-send): either way the channel is read first.
-        resumed = existing is not None and existing.owner == f"{UNCERTAIN}{self.owner}"
-        taken_over = existing is not None and existing.owner != self.owner and not resumed
+        # (An uncertain release stores the owner with the UNCERTAIN prefix, so it differs.)
+        read_first = existing is not None and existing.owner != self.owner
         try:
             if unit.parts is None:
                 unit = await self._prepare(unit, perms)
-            elif (resumed or taken_over) and perms.history:
+            elif read_first and perms.history:
                 await self._reconcile(channel, unit)
             await self._deliver(channel, unit)
         except LeaseLost:
