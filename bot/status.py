@@ -41,6 +41,18 @@ def data_lines(state: MarketState) -> list[str]:
     return lines
 
 
+def token_line(settings: Settings, today: dt.date) -> str:
+    """Today's model token use against the daily budget (a model must be configured)."""
+    from bot.narrator.cache import ReplyCache
+
+    cache = ReplyCache(settings.database)
+    try:
+        used = cache.tokens_on(today.isoformat())
+    finally:
+        cache.close()
+    return f"model tokens today: {used:,} of {settings.llm_daily_token_budget:,}"
+
+
 def status_lines(
     settings: Settings, state: MarketState | None, today: dt.date | None = None
 ) -> list[str]:
@@ -48,14 +60,7 @@ def status_lines(
     lines = data_lines(state) if state is not None else ["data: none yet (run 'update')"]
     lines.append(narrator_line(settings))
     if settings.openai_api_key is not None and today is not None:
-        from bot.narrator.cache import ReplyCache
-
-        cache = ReplyCache(settings.database)
-        try:
-            used = cache.tokens_on(today.isoformat())
-        finally:
-            cache.close()
-        lines.append(f"model tokens today: {used:,} of {settings.llm_daily_token_budget:,}")
+        lines.append(token_line(settings, today))
     lines.append(f"store: {settings.database}")
     lines.append(settings_files_line())
     return lines

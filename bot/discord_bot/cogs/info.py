@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.discord_bot.embeds import split_text, text_embeds
 from bot.discord_bot.guards import COMMAND_OPTIONS, bot_can, for_members, rate_limited, safe
 from bot.narrator.safety import escape_structure
-from bot.status import data_lines
+from bot.status import data_lines, token_line
 from bot.views import tables
 from bot.views.levels import gex_lines
 from engine.errors import AnalystError, UserInputError
@@ -203,17 +203,7 @@ class InfoCog(commands.Cog):
         if manager:
             lines.extend(f"  setup: {note}" for note in operator_notes(bot, state.synthetic))
         if settings.openai_api_key and manager:
-            from bot.narrator.cache import ReplyCache
-
-            cache = ReplyCache(settings.database)
-            try:
-                day = bot.clock().date().isoformat()
-                lines.append(
-                    f"model tokens today: {cache.tokens_on(day)} of "
-                    f"{settings.llm_daily_token_budget}"
-                )
-            finally:
-                cache.close()
+            lines.append(token_line(settings, bot.clock().date()))
         schedule_cog = bot.get_cog("ScheduleCog")
         nxt = schedule_cog.next_post_text(ctx.channel.id) if schedule_cog else None  # type: ignore[attr-defined]
         lines.append(f"next scheduled post here: {nxt or 'none'}")
