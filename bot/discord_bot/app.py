@@ -28,7 +28,7 @@ from discord.ext import commands
 from discord.ext.commands.context import DeferTyping
 
 from bot.chart import ChartCache
-from bot.discord_bot.guards import permission_name, safe
+from bot.discord_bot.guards import SORRY, cooldown_text, delete_placeholder, permission_name, safe
 from bot.discord_bot.persist import BotState
 from bot.discord_bot.refresh import StoreRefresher
 from bot.narrator.deadline import Deadline
@@ -197,7 +197,7 @@ class AnalystBot(commands.Bot):
         text = self.error_text(ctx, error, original)
         if text is None:
             log.exception("command %s failed", ctx.command, exc_info=original)
-            text = "Something went wrong on my side; it has been logged. Please try again later."
+            text = SORRY
         try:
             # Seen only by the user for a slash command; a plain reply for a prefix one.
             await self._drop_placeholder(ctx)
@@ -212,12 +212,8 @@ class AnalystBot(commands.Bot):
         the error sent after it is a new, private message rather than that placeholder."""
         if ctx.interaction is None or not getattr(ctx, "placeholder", False):
             return
-        try:
-            await ctx.interaction.delete_original_response()
-        except discord.HTTPException as exc:  # the error then fills the placeholder
-            log.warning("could not remove the placeholder of %s: HTTP %s", ctx.command, exc.status)
-            return
-        ctx.placeholder = False  # type: ignore[attr-defined]
+        if await delete_placeholder(ctx.interaction):
+            ctx.placeholder = False  # type: ignore[attr-defined]
 
     @staticmethod
     def error_text(
@@ -228,7 +224,7 @@ class AnalystBot(commands.Bot):
         if isinstance(original, AnalystError):
             return f"⚠️ {original}"
         if isinstance(error, commands.CommandOnCooldown):
-            return f"⏳ Please wait {error.retry_after:.0f} s before asking again."
+            return cooldown_text(error.retry_after)
         if isinstance(error, commands.NoPrivateMessage):
             return f"🔒 `{name}` works only in a server channel, not in direct messages."
         if isinstance(error, commands.BotMissingPermissions):

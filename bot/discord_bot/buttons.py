@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.discord_bot.embeds import COLOURS, split_text
-from bot.discord_bot.guards import safe
+from bot.discord_bot.guards import SORRY, cooldown_text, delete_placeholder, safe
 from bot.narrator.safety import escape_structure, quote_line
 from bot.views import tables
 from bot.views.levels import gex_lines, levels_block
@@ -45,7 +45,6 @@ CHART_NAME = "chart.png"
 REPLY_LIMIT = 1900
 #: The most characters Discord lets a text input take.
 MODAL_MAX = 4000
-SORRY = "Something went wrong on my side; it has been logged. Please try again later."
 
 
 def custom_id(action: str, day: dt.date) -> str:
@@ -106,10 +105,7 @@ async def private_error(
     """An error seen only by the user, also after a public deferral: Discord would turn
     the first follow-up into that public "thinking…" placeholder, so it is deleted first."""
     if public_placeholder:
-        try:
-            await interaction.delete_original_response()
-        except discord.HTTPException as exc:
-            log.warning("could not remove a placeholder: HTTP %s", exc.status)
+        await delete_placeholder(interaction)
     await reply(interaction, content=text)
 
 
@@ -195,9 +191,7 @@ class AskModal(discord.ui.Modal, title="Ask about this forecast"):
             cog.check_length(question)
             retry = cog.retry_after(interaction.user.id)
             if retry:
-                await reply(
-                    interaction, content=f"⏳ Please wait {retry:.0f} s before asking again."
-                )
+                await reply(interaction, content=cooldown_text(retry))
                 return
             await interaction.response.defer(thinking=True)
             deferred = True

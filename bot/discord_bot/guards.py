@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,29 @@ import discord
 from discord.ext import commands
 
 from bot.narrator.safety import discord_text
+
+log = logging.getLogger(__name__)
+
+#: The reply to a failure nobody foresaw (the details go to the log).
+SORRY = "Something went wrong on my side; it has been logged. Please try again later."
+
+
+def cooldown_text(seconds: float) -> str:
+    """The reply to a request inside its cooldown."""
+    return f"⏳ Please wait {seconds:.0f} s before asking again."
+
+
+async def delete_placeholder(interaction: discord.Interaction[Any]) -> bool:
+    """Delete a slash command's public \"thinking…\" placeholder, so what is sent next is a
+    new message (a private one can be) rather than that placeholder. False if Discord
+    refused: the next message then fills the placeholder."""
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException as exc:
+        log.warning("could not remove a placeholder: HTTP %s", exc.status)
+        return False
+    return True
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -18,7 +18,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord_bot.embeds import message_parts
-from bot.discord_bot.guards import COMMAND_OPTIONS, for_members, member_lines, rate_limited, safe
+from bot.discord_bot.guards import (
+    COMMAND_OPTIONS,
+    cooldown_text,
+    for_members,
+    member_lines,
+    rate_limited,
+    safe,
+)
 from engine.errors import AnalystError, UserInputError
 
 log = logging.getLogger(__name__)
@@ -113,7 +120,7 @@ class FollowupCog(commands.Cog):
             self.check_length(message.content)  # before the cooldown: bad input is free
             retry = self.retry_after(message.author.id)
             if retry:
-                await message.channel.send(f"⏳ Please wait {retry:.0f} s before asking again.")
+                await message.channel.send(cooldown_text(retry))
                 return
             async with message.channel.typing():
                 parts = await self.answer(message.channel.id, message.author.id, message.content)
